@@ -1,0 +1,15 @@
+"""hashpivot's domain: fleet, sites, market, contracts, scenario loading and validation."""
+
+from models.catalog import catalog
+from models.errors import ScenarioError
+from models.scenario import Scenario, build_scenario, load_scenario, read_scenario_doc, set_field
+
+__all__ = [
+    "Scenario",
+    "ScenarioError",
+    "build_scenario",
+    "catalog",
+    "load_scenario",
+    "read_scenario_doc",
+    "set_field",
+]

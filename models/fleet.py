@@ -1,0 +1,633 @@
+"""ASIC fleet (own and hosted machines, one array entry per machine), classes and GPU servers.
+
+Machines are scored one by one by the kernel; the LP sees *classes*: machines of one site, one
+model, one efficiency band and one owner (own fleet or a hosting contract).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.catalog import (
+    ASIC_COOLING,
+    COOLING_TYPES,
+    DERATING,
+    GPU_COOLING,
+    catalog,
+    models_of_kind,
+)
+from models.fields import Where, boolean, check_keys, integer, number, one_of, text
+from models.series import read_table, resolve_series
+from models.sites import HOURS_PER_YEAR
+
+#: Valid ASIC efficiency range [J/TH]; outside it a figure is almost surely a unit slip
+#: (W typed as kW gives ~17,500 J/TH, kW typed as W ~0.0175 J/TH).
+EFFICIENCY_RANGE_J_PER_TH = (5.0, 200.0)
+DEFAULT_BANDS_J_PER_TH = [5.0, 16.0, 20.0, 25.0, 30.0, 200.0]
+
+_OVERRIDES = (
+    "hashrate_ths",
+    "power_kw",
+    "cooling",
+    "availability",
+    "alpha_per_c",
+    "beta_per_c",
+    "t_ref_c",
+    "t_max_c",
+)
+FLEET_KEYS = ("site", "model", "count", "file", *_OVERRIDES)
+HOSTING_KEYS = ("name", "site", "model", "count", "rate_usd_per_mwh", "uptime", *_OVERRIDES)
+GPU_KEYS = (
+    "name",
+    "site",
+    "model",
+    "max_servers",
+    "power_kw",
+    "it_kw",
+    "gpus",
+    "cooling",
+    "pricing",
+    "rate_usd_per_gpu_hour",
+    "utilization",
+    "lease_usd_per_kw_month",
+    "power_pass_through",
+    "service",
+    "capex_usd_per_server",
+    "life_years",
+    "beta_per_c",
+    "t_ref_c",
+    "t_max_c",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class Fleet:
+    """Every ASIC, own and hosted, as parallel arrays of length M (read-only).
+
+    Attributes
+    ----------
+    machine_id : numpy.ndarray
+        Machine identifiers (str).
+    model : numpy.ndarray
+        Model names (str).
+    site : numpy.ndarray
+        Site index (int64) into ``Scenario.sites``.
+    cooling : numpy.ndarray
+        Cooling type index (int64) into :data:`models.catalog.COOLING_TYPES`.
+    klass : numpy.ndarray
+        Class index (int64) into ``Scenario.classes``.
+    hashrate_ths : numpy.ndarray
+        Hashrate at reference temperature [TH/s].
+    power_kw : numpy.ndarray
+        Wall power at reference temperature [kW].
+    availability : numpy.ndarray
+        Fraction of the hour the machine hashes (uptime, rejects) [-].
+    alpha_per_c, beta_per_c : numpy.ndarray
+        Hashrate loss and power gain per C above ``t_ref_c`` [1/C].
+    t_ref_c, t_max_c : numpy.ndarray
+        Derating reference and trip temperatures [C].
+    hosted : numpy.ndarray
+        True for a client's machine under a hosting contract (bool).
+    hosting_usd_per_mwh : numpy.ndarray
+        Hosting rate paid by the client [USD/MWh] (0 for own machines).
+    """
+
+    machine_id: np.ndarray
+    model: np.ndarray
+    site: np.ndarray
+    cooling: np.ndarray
+    klass: np.ndarray
+    hashrate_ths: np.ndarray
+    power_kw: np.ndarray
+    availability: np.ndarray
+    alpha_per_c: np.ndarray
+    beta_per_c: np.ndarray
+    t_ref_c: np.ndarray
+    t_max_c: np.ndarray
+    hosted: np.ndarray
+    hosting_usd_per_mwh: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.machine_id)
+
+    @property
+    def efficiency_j_per_th(self) -> np.ndarray:
+        """Efficiency at reference temperature [J/TH]."""
+        return self.power_kw * 1000.0 / self.hashrate_ths
+
+
+@dataclass(frozen=True)
+class AsicClass:
+    """A group of ASICs the LP runs as one fraction ``u[c,t]``.
+
+    Attributes
+    ----------
+    name : str
+        ``site:model:lo-hiJ/TH`` (``:hosted:contract`` for hosted machines).
+    site : int
+        Site index.
+    model : str
+    band_j_per_th : tuple[float, float]
+        Efficiency band [J/TH].
+    contract : str or None
+        Hosting contract name, None for own machines.
+    uptime : float
+        Contracted uptime of a hosted class, fraction of the horizon's hours [-] (0 for own).
+    machines : int
+        Number of machines.
+    """
+
+    name: str
+    site: int
+    model: str
+    band_j_per_th: tuple[float, float]
+    contract: str | None
+    uptime: float
+    machines: int
+
+    @property
+    def hosted(self) -> bool:
+        return self.contract is not None
+
+
+@dataclass(frozen=True, eq=False)
+class GpuClass:
+    """Identical GPU servers at one site; the LP chooses how many are installed, firm, interruptible.
+
+    Attributes
+    ----------
+    name, model : str
+    site : int
+        Site index.
+    max_servers : int
+        Servers available (installed at most) [-].
+    power_kw : float
+        Wall power per server [kW].
+    it_kw : float
+        IT load per server counted against a lease [kW].
+    gpus : int
+        GPUs per server.
+    cooling : int
+        Cooling type index into :data:`models.catalog.COOLING_TYPES`.
+    colocation : bool
+        True: revenue ``lease_usd_per_kw_month * it_kw / 730`` per hour; False: cloud,
+        ``gpus * rate * utilization``.
+    rate_usd_per_gpu_hour : numpy.ndarray
+        Cloud rate per GPU-hour, hourly [USD/GPU-h].
+    utilization : float
+        Share of GPU-hours sold (cloud) [-].
+    lease_usd_per_kw_month : float
+        Colocation rent per kW of IT per month [USD/kW-month].
+    power_pass_through : bool
+        The tenant reimburses the server's energy at the hour's spot price.
+    firm, interruptible : bool
+        Which services the class may be sold as (firm counts toward leases).
+    capex_usd_per_server : float
+        Purchase price of an owned server [USD] (0: the tenant's server).
+    life_years : float
+        Depreciation life [years].
+    beta_per_c, t_ref_c, t_max_c : float
+        Power derating per C, reference and trip temperatures [1/C, C, C].
+    """
+
+    name: str
+    site: int
+    model: str
+    max_servers: int
+    power_kw: float
+    it_kw: float
+    gpus: int
+    cooling: int
+    colocation: bool
+    rate_usd_per_gpu_hour: np.ndarray
+    utilization: float
+    lease_usd_per_kw_month: float
+    power_pass_through: bool
+    firm: bool
+    interruptible: bool
+    capex_usd_per_server: float
+    life_years: float
+    beta_per_c: float
+    t_ref_c: float
+    t_max_c: float
+
+    @property
+    def capex_usd_per_server_hour(self) -> float:
+        """Hourly capex of one installed server, ``cn[k]`` [USD/h]."""
+        return self.capex_usd_per_server / (self.life_years * HOURS_PER_YEAR)
+
+
+def _derating(row: Mapping[str, Any], where: Where, cooling: str) -> dict[str, float]:
+    base = DERATING[cooling]
+    return {
+        "alpha_per_c": number(
+            row,
+            "alpha_per_c",
+            where,
+            unit="1/C",
+            default=base.alpha_per_c,
+            minimum=0.0,
+            maximum=1.0,
+        ),
+        "beta_per_c": number(
+            row, "beta_per_c", where, unit="1/C", default=base.beta_per_c, minimum=0.0, maximum=1.0
+        ),
+        "t_ref_c": number(row, "t_ref_c", where, unit="C", default=base.t_ref_c),
+        "t_max_c": number(row, "t_max_c", where, unit="C", default=base.t_max_c),
+    }
+
+
+def _check_efficiency(hashrate_ths: np.ndarray, power_kw: np.ndarray, describe) -> None:
+    lo, hi = EFFICIENCY_RANGE_J_PER_TH
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eff = power_kw * 1000.0 / hashrate_ths
+    bad = np.flatnonzero(~((eff >= lo) & (eff <= hi)))
+    if bad.size:
+        i = int(bad[0])
+        hint = (
+            "power in W entered as kW?"
+            if eff[i] > hi
+            else "power in kW entered as W, or hashrate in GH/s?"
+        )
+        raise describe(i).error(
+            f"efficiency {eff[i]:.6g} J/TH ({hashrate_ths[i]:g} TH/s at {power_kw[i]:g} kW) is outside "
+            f"{lo:g}-{hi:g} J/TH: {hint} ({bad.size} machines in all)"
+        )
+
+
+class _FleetBuilder:
+    """Collects machines row by row, then stacks them into a :class:`Fleet` and its classes."""
+
+    def __init__(self, site_names: Sequence[str], bands: Sequence[float]):
+        self.site_names = list(site_names)
+        self.bands = np.asarray(bands)
+        self.parts: list[dict[str, np.ndarray]] = []
+        self.contracts: list[tuple[str | None, float]] = []  # per part: (contract, uptime)
+
+    def _site(self, name: str, where: Where) -> int:
+        return self.site_names.index(one_of(name, self.site_names, where, what="site"))
+
+    def add_group(
+        self,
+        row: Mapping[str, Any],
+        where: Where,
+        contract: str | None = None,
+        uptime: float = 0.0,
+        rate: float = 0.0,
+    ) -> None:
+        site = self._site(text(row, "site", where), where / "site")
+        name = text(row, "model", where)
+        count = integer(row, "count", where, minimum=0)
+        cat = catalog().get(name)
+        explicit = "hashrate_ths" in row and "power_kw" in row
+        if cat is None and not explicit:
+            one_of(
+                name,
+                models_of_kind("asic"),
+                where / "model",
+                what="catalog model (or give hashrate_ths and power_kw)",
+            )
+        if cat is not None and cat.kind != "asic":
+            raise (where / "model").error(f"'{name}' is a GPU server; list it under [[gpus]]")
+        hashrate = number(
+            row,
+            "hashrate_ths",
+            where,
+            unit="TH/s",
+            default=cat.hashrate_ths if cat else None,
+            minimum=0.0,
+            strict_minimum=True,
+        )
+        power = number(
+            row,
+            "power_kw",
+            where,
+            unit="kW",
+            default=cat.power_kw if cat else None,
+            minimum=0.0,
+            strict_minimum=True,
+        )
+        _check_efficiency(np.array([hashrate]), np.array([power]), lambda i: where)
+        cooling = text(
+            row, "cooling", where, default=cat.cooling if cat else "air", choices=ASIC_COOLING
+        )
+        self._add(
+            ids=np.array(
+                [f"{self.site_names[site]}/{name}/{contract or 'own'}/{i}" for i in range(count)],
+                dtype=object,
+            ),
+            model=np.full(count, name, dtype=object),
+            site=np.full(count, site),
+            cooling=np.full(count, COOLING_TYPES.index(cooling)),
+            hashrate_ths=np.full(count, hashrate),
+            power_kw=np.full(count, power),
+            availability=np.full(
+                count, number(row, "availability", where, default=1.0, minimum=0.0, maximum=1.0)
+            ),
+            **{k: np.full(count, v) for k, v in _derating(row, where, cooling).items()},
+            contract=contract,
+            uptime=uptime,
+            rate=rate,
+        )
+
+    def add_file(self, row: Mapping[str, Any], where: Where, base_dir: Path) -> None:
+        check_keys(row, ("file",), where)
+        path = Path(text(row, "file", where))
+        path = path if path.is_absolute() else base_dir / path
+        frame = read_table(path, where / "file")
+        fname = str(row["file"])
+        cols = set(frame.columns)
+        power_col = "power_kw" if "power_kw" in cols else "power_w"
+        missing = [c for c in ("id", "site", "model", "hashrate_ths", power_col) if c not in cols]
+        if missing:
+            raise where.error(
+                f"{fname} lacks column(s) {', '.join(missing)}; expected id, site, model, "
+                "hashrate_ths and power_kw (or power_w), optional cooling, availability"
+            )
+        extra = sorted(
+            cols
+            - {
+                "id",
+                "site",
+                "model",
+                "hashrate_ths",
+                "power_kw",
+                "power_w",
+                "cooling",
+                "availability",
+            }
+        )
+        if extra:
+            raise where.error(f"{fname}: unknown column(s) {', '.join(extra)}")
+
+        def at(i: int) -> Where:
+            return Where(
+                where.file,
+                f"{where.path}: {fname} row {i + 1} (line {i + 2}, id {frame['id'].iloc[i]!r})",
+            )
+
+        def numeric(col: str) -> np.ndarray:
+            values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
+            bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
+            if bad.size:
+                raise at(int(bad[0])).error(
+                    f"{col} = {frame[col].iloc[int(bad[0])]!r}; expected a finite number >= 0"
+                )
+            return values
+
+        hashrate = numeric("hashrate_ths")
+        power = numeric(power_col) / (1000.0 if power_col == "power_w" else 1.0)
+        _check_efficiency(hashrate, power, at)
+        sites = frame["site"].astype(str).to_numpy()
+        for i, s in enumerate(sites):
+            if s not in self.site_names:
+                self._site(s, at(i) / "site")
+        site = np.array([self.site_names.index(s) for s in sites], dtype=np.int64)
+        models = frame["model"].astype(str).to_numpy(dtype=object)
+        cats = catalog()
+        cooling_names = (
+            frame["cooling"].astype(str).to_numpy()
+            if "cooling" in cols
+            else np.array([cats[m].cooling if m in cats else "air" for m in models])
+        )
+        for i, c in enumerate(cooling_names):
+            if c not in ASIC_COOLING:
+                one_of(c, ASIC_COOLING, at(i) / "cooling", what="cooling type")
+        avail = numeric("availability") if "availability" in cols else np.ones(len(frame))
+        if (avail > 1).any():
+            raise at(int(np.flatnonzero(avail > 1)[0])).error(
+                "availability must be a fraction in [0, 1]"
+            )
+        der = {
+            k: np.array([getattr(DERATING[c], k) for c in cooling_names])
+            for k in ("alpha_per_c", "beta_per_c", "t_ref_c", "t_max_c")
+        }
+        self._add(
+            ids=frame["id"].astype(str).to_numpy(dtype=object),
+            model=models,
+            site=site,
+            cooling=np.array([COOLING_TYPES.index(c) for c in cooling_names], dtype=np.int64),
+            hashrate_ths=hashrate,
+            power_kw=power,
+            availability=avail,
+            **der,
+            contract=None,
+            uptime=0.0,
+            rate=0.0,
+        )
+
+    def _add(self, *, ids, contract, uptime, rate, **arrays) -> None:
+        n = len(ids)
+        self.parts.append(
+            dict(
+                machine_id=ids,
+                hosted=np.full(n, contract is not None),
+                hosting_usd_per_mwh=np.full(n, rate),
+                **arrays,
+            )
+        )
+        self.contracts.append((contract, uptime))
+
+    def build(self) -> tuple[Fleet, tuple[AsicClass, ...]]:
+        keys = list(Fleet.__dataclass_fields__)
+        keys.remove("klass")
+        if not self.parts:
+            empty = {
+                k: np.zeros(
+                    0,
+                    dtype=object
+                    if k in ("machine_id", "model")
+                    else np.int64
+                    if k in ("site", "cooling")
+                    else bool
+                    if k == "hosted"
+                    else float,
+                )
+                for k in keys
+            }
+            return Fleet(klass=np.zeros(0, np.int64), **empty), ()
+        cols = {k: np.concatenate([p[k] for p in self.parts]) for k in keys}
+        part_of = np.concatenate(
+            [np.full(len(p["machine_id"]), i) for i, p in enumerate(self.parts)]
+        )
+        eff = cols["power_kw"] * 1000.0 / cols["hashrate_ths"]
+        band = np.clip(np.searchsorted(self.bands, eff, side="right") - 1, 0, len(self.bands) - 2)
+        contract_names = [c for c, _ in self.contracts]
+        keyed: dict[tuple, int] = {}
+        klass = np.empty(len(eff), dtype=np.int64)
+        classes: list[AsicClass] = []
+        # Class key: site, model, band, contract; numbered in order of first appearance.
+        for i in range(len(eff)):
+            key = (cols["site"][i], cols["model"][i], band[i], contract_names[part_of[i]])
+            c = keyed.get(key)
+            if c is None:
+                c = keyed[key] = len(classes)
+                classes.append(key)  # type: ignore[arg-type]
+            klass[i] = c
+        counts = np.bincount(klass, minlength=len(classes))
+        uptime_of = {c: u for c, u in self.contracts}
+        out = []
+        for c, (site, model, b, contract) in enumerate(classes):
+            lo, hi = float(self.bands[b]), float(self.bands[b + 1])
+            name = f"{self.site_names[site]}:{model}:{lo:g}-{hi:g}J/TH" + (
+                f":hosted:{contract}" if contract else ""
+            )
+            out.append(
+                AsicClass(
+                    name,
+                    int(site),
+                    str(model),
+                    (lo, hi),
+                    contract,
+                    uptime_of[contract] if contract else 0.0,
+                    int(counts[c]),
+                )
+            )
+        for k, v in cols.items():
+            if k in ("site", "cooling"):
+                cols[k] = v.astype(np.int64)
+            elif k == "hosted":
+                cols[k] = v.astype(bool)
+            elif k not in ("machine_id", "model"):
+                cols[k] = v.astype(np.float64)
+        for v in (*cols.values(), klass):
+            v.flags.writeable = False
+        return Fleet(klass=klass, **cols), tuple(out)
+
+
+def parse_fleet(
+    fleet_rows: Sequence[Mapping[str, Any]],
+    hosting_rows: Sequence[Mapping[str, Any]],
+    where: Where,
+    site_names: Sequence[str],
+    bands: Sequence[float],
+    base_dir: Path,
+) -> tuple[Fleet, tuple[AsicClass, ...]]:
+    """Build the :class:`Fleet` and its classes from ``[[fleet]]`` and ``[[hosting]]`` tables."""
+    builder = _FleetBuilder(site_names, bands)
+    for i, row in enumerate(fleet_rows):
+        w = where / f"fleet[{i}]"
+        if "file" in row:
+            builder.add_file(row, w, base_dir)
+        else:
+            check_keys(row, FLEET_KEYS, w)
+            builder.add_group(row, w)
+    names: set[str] = set()
+    for i, row in enumerate(hosting_rows):
+        w = where / f"hosting[{i}]"
+        check_keys(row, HOSTING_KEYS, w)
+        name = text(row, "name", w)
+        if name in names:
+            raise (w / "name").error(f"duplicate hosting contract name '{name}'")
+        names.add(name)
+        builder.add_group(
+            row,
+            w,
+            contract=name,
+            uptime=number(
+                row, "uptime", w, unit="fraction of hours", default=0.0, minimum=0.0, maximum=1.0
+            ),
+            rate=number(row, "rate_usd_per_mwh", w, unit="USD/MWh", minimum=0.0),
+        )
+    return builder.build()
+
+
+def parse_gpu_class(
+    row: Mapping[str, Any],
+    where: Where,
+    site_names: Sequence[str],
+    index: pd.DatetimeIndex,
+    base_dir: Path,
+    seed: int,
+) -> GpuClass:
+    """Build one :class:`GpuClass` from a ``[[gpus]]`` table."""
+    name = text(row, "name", where)
+    where = Where(where.file, f"{where.path} '{name}'")
+    check_keys(row, GPU_KEYS, where)
+    site = site_names.index(
+        one_of(text(row, "site", where), site_names, where / "site", what="site")
+    )
+    model = text(row, "model", where, default="custom")
+    cat = catalog().get(model)
+    if cat is None and "power_kw" not in row:
+        one_of(
+            model,
+            models_of_kind("gpu"),
+            where / "model",
+            what="catalog GPU server (or give power_kw, it_kw, gpus)",
+        )
+    if cat is not None and cat.kind != "gpu":
+        raise (where / "model").error(f"'{model}' is an ASIC; list it under [[fleet]]")
+    power = number(
+        row,
+        "power_kw",
+        where,
+        unit="kW",
+        default=cat.power_kw if cat else None,
+        minimum=0.0,
+        strict_minimum=True,
+    )
+    if power > 200.0:
+        raise (where / "power_kw").error(f"{power:g} kW per server: expected kW (W entered as kW?)")
+    pricing = text(row, "pricing", where, choices=("cloud", "colocation"))
+    service = text(
+        row,
+        "service",
+        where,
+        default="firm" if pricing == "colocation" else "interruptible",
+        choices=("firm", "interruptible", "both"),
+    )
+    cooling = text(
+        row, "cooling", where, default=cat.cooling if cat else "liquid", choices=GPU_COOLING
+    )
+    der = _derating(row, where, cooling)
+    capex = number(row, "capex_usd_per_server", where, unit="USD", default=0.0, minimum=0.0)
+    rate = resolve_series(
+        row.get("rate_usd_per_gpu_hour", 0.0),
+        where / "rate_usd_per_gpu_hour",
+        index,
+        base_dir=base_dir,
+        seed=seed,
+        unit="USD/GPU-h",
+        minimum=0.0,
+    )
+    if pricing == "cloud" and "rate_usd_per_gpu_hour" not in row:
+        raise where.error("missing required field 'rate_usd_per_gpu_hour' for pricing = 'cloud'")
+    if pricing == "colocation" and "lease_usd_per_kw_month" not in row:
+        raise where.error(
+            "missing required field 'lease_usd_per_kw_month' for pricing = 'colocation'"
+        )
+    return GpuClass(
+        name=name,
+        site=site,
+        model=model,
+        max_servers=integer(row, "max_servers", where),
+        power_kw=power,
+        it_kw=number(
+            row, "it_kw", where, unit="kW", default=cat.it_kw if cat else power, minimum=0.0
+        ),
+        gpus=integer(row, "gpus", where, default=cat.gpus if cat else 8),
+        cooling=COOLING_TYPES.index(cooling),
+        colocation=pricing == "colocation",
+        rate_usd_per_gpu_hour=rate,
+        utilization=number(row, "utilization", where, default=1.0, minimum=0.0, maximum=1.0),
+        lease_usd_per_kw_month=number(
+            row, "lease_usd_per_kw_month", where, unit="USD/kW-month", default=0.0, minimum=0.0
+        ),
+        power_pass_through=boolean(row, "power_pass_through", where, default=False),
+        firm=service in ("firm", "both"),
+        interruptible=service in ("interruptible", "both"),
+        capex_usd_per_server=capex,
+        life_years=number(
+            row, "life_years", where, unit="years", default=5.0, minimum=0.0, strict_minimum=True
+        ),
+        beta_per_c=der["beta_per_c"],
+        t_ref_c=der["t_ref_c"],
+        t_max_c=der["t_max_c"],
+    )

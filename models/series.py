@@ -1,0 +1,311 @@
+"""Hourly series of a scenario: constants, CSV/Parquet files, synthetic generators, arrays.
+
+A series field in a scenario file is one of
+
+- a number: the same value every hour;
+- ``{ file = "prices.csv", value_column = "price_usd_per_mwh", time_column = "time",
+  timezone = "UTC", scale = 1.0 }``: a file (CSV or Parquet) with a time column and a value
+  column, paths relative to the scenario file's folder;
+- ``{ synthetic = "ercot_west_price", seed = 7, ... }``: a named generator of
+  :mod:`models.synthetic` with its parameters;
+- in memory only (studies, tests): a numpy array with one value per hour of the horizon.
+
+Every file is checked before use: NaN/inf and non-numbers (named by row and timestamp),
+unsorted, duplicated (DST fall-back in local-time files), missing or non-hourly timestamps, and
+coverage of the whole horizon. Negative values are valid where the field allows them (power
+prices are negative ~700-1000 hours a year in ERCOT West).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.errors import ScenarioError
+from models.fields import Where, check_keys, number, text
+
+HOUR = pd.Timedelta(hours=1)
+_FILE_KEYS = ("file", "value_column", "time_column", "timezone", "scale")
+
+
+def hourly_index(start: str | pd.Timestamp, hours: int) -> pd.DatetimeIndex:
+    """The scenario horizon: ``hours`` hourly, tz-aware UTC timestamps from ``start``."""
+    ts = pd.Timestamp(start)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return pd.date_range(ts, periods=hours, freq="h", name="time")
+
+
+def fmt_time(ts: pd.Timestamp) -> str:
+    """``2026-01-02T17:00Z`` style timestamp for messages."""
+    if pd.isna(ts):
+        return "NaT"
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC")
+    return ts.strftime("%Y-%m-%dT%H:%MZ")
+
+
+def resolve_series(
+    spec: Any,
+    where: Where,
+    index: pd.DatetimeIndex,
+    *,
+    base_dir: Path,
+    seed: int,
+    unit: str,
+    minimum: float | None = None,
+    maximum: float | None = None,
+) -> np.ndarray:
+    """Turn a series spec into a float64 array with one value per hour of ``index``.
+
+    Parameters
+    ----------
+    spec
+        Number, file table, synthetic table or array (module docstring).
+    where
+        Location of the field, for error messages.
+    index
+        The scenario horizon (hourly UTC).
+    base_dir
+        Folder that relative file paths resolve against (the scenario file's folder).
+    seed
+        Default seed of synthetic generators (the scenario's ``seed``).
+    unit
+        Unit of the values, for messages (``"USD/MWh"``).
+    minimum, maximum
+        Valid range of the values (``None``: unbounded).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, shape ``(len(index),)``, read-only.
+    """
+    if isinstance(spec, bool):
+        raise where.error(f"expected a number [{unit}], a file table or a synthetic table")
+    if isinstance(spec, int | float):
+        if not np.isfinite(spec):
+            raise where.error(f"expected a finite number [{unit}], got {spec}")
+        values = np.full(len(index), float(spec))
+    elif isinstance(spec, np.ndarray | list | tuple):
+        values = np.asarray(spec, dtype=float)
+        if values.shape != (len(index),):
+            raise where.error(
+                f"expected {len(index)} hourly values [{unit}], got shape {values.shape}"
+            )
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            i = int(bad[0])
+            raise where.error(
+                f"value at hour {i} ({fmt_time(index[i])}) is {values[i]}; expected a finite number"
+            )
+    elif isinstance(spec, Mapping) and "synthetic" in spec:
+        values = _synthetic(spec, where, index, seed)
+    elif isinstance(spec, Mapping) and "file" in spec:
+        values = _from_file(spec, where, index, base_dir, unit)
+    else:
+        raise where.error(
+            f"expected a number [{unit}], {{ file = ... }} or {{ synthetic = ... }}, got {spec!r}"
+        )
+    _check_range(values, where, index, unit, minimum, maximum)
+    values = np.array(values, dtype=np.float64)
+    values.flags.writeable = False
+    return values
+
+
+def _check_range(values, where, index, unit, minimum, maximum) -> None:
+    for bound, bad in (
+        (minimum, values < (minimum if minimum is not None else 0)),
+        (maximum, values > (maximum if maximum is not None else 0)),
+    ):
+        if bound is None:
+            continue
+        hits = np.flatnonzero(bad)
+        if hits.size:
+            i = int(hits[0])
+            op = ">=" if bound is minimum else "<="
+            raise where.error(
+                f"value {values[i]:g} at {fmt_time(index[i])} ({hits.size} hours in all); "
+                f"expected {op} {bound:g} [{unit}]"
+            )
+
+
+def _synthetic(
+    spec: Mapping[str, Any], where: Where, index: pd.DatetimeIndex, seed: int
+) -> np.ndarray:
+    from models import synthetic  # imported on first use: file-only scenarios never need it
+
+    name = text(spec, "synthetic", where, choices=list(synthetic.GENERATORS))
+    fn = synthetic.GENERATORS[name]
+    params = [p for p in inspect.signature(fn).parameters if p not in ("index", "seed")]
+    check_keys(spec, ["synthetic", "seed", *params], where)
+    kwargs = {k: v for k, v in spec.items() if k not in ("synthetic", "seed")}
+    for k in kwargs:
+        number(kwargs, k, where)
+    return np.asarray(fn(index, int(spec.get("seed", seed)), **kwargs), dtype=float)
+
+
+@lru_cache(maxsize=64)
+def _read_file(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
+    """Read a CSV/Parquet file once per content version (studies load the same files often)."""
+    if path.lower().endswith((".parquet", ".pq")):
+        return pd.read_parquet(path)
+    return pd.read_csv(path)
+
+
+def read_table(path: Path, where: Where) -> pd.DataFrame:
+    """Read a CSV or Parquet file, naming it when it does not exist or cannot be parsed."""
+    if not path.is_file():
+        raise where.error(f"file not found: {path}")
+    st = os.stat(path)
+    try:
+        return _read_file(str(path), st.st_mtime_ns, st.st_size).copy()
+    except Exception as exc:  # a parser error from pandas/pyarrow: name the file
+        raise where.error(f"cannot read {path.name}: {exc}") from None
+
+
+def _from_file(spec, where, index, base_dir, unit) -> np.ndarray:
+    check_keys(spec, _FILE_KEYS, where)
+    path = Path(text(spec, "file", where))
+    if not path.is_absolute():
+        path = base_dir / path
+    frame = read_table(path, where / "file")
+    name = str(spec["file"])
+    time_col = text(spec, "time_column", where, default="time")
+    tz = text(spec, "timezone", where, default="UTC")
+    scale = number(spec, "scale", where, default=1.0)
+    for col in (time_col,):
+        if col not in frame.columns:
+            raise where.error(
+                f"{name} has no time column '{time_col}' (columns: {', '.join(map(str, frame.columns))})"
+            )
+    others = [c for c in frame.columns if c != time_col]
+    value_col = text(spec, "value_column", where, default=others[0] if len(others) == 1 else "")
+    if value_col not in frame.columns:
+        raise where.error(
+            f"{name} has no value column '{value_col}' (columns: {', '.join(map(str, frame.columns))}); "
+            "set value_column"
+        )
+    try:
+        times = _parse_times(frame[time_col], name, tz)
+        values = _parse_values(frame[value_col], times, name, value_col, unit)
+        _check_hourly(times, name)
+        return _align(times, values * scale, index, name)
+    except ScenarioError as exc:  # prefix the scenario field that points at the file
+        raise where.error(str(exc)) from None
+
+
+def _row(i: int, time: pd.Timestamp | None = None) -> str:
+    """Data row i (0-based) as the user sees it: 1-based, the file line after the header, the time."""
+    at = f", time {fmt_time(time)}" if time is not None else ""
+    return f"row {i + 1} (line {i + 2}{at})"
+
+
+def _parse_times(col: pd.Series, name: str, tz: str) -> pd.DatetimeIndex:
+    raw = col.astype(str)
+    has_offset = raw.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True)
+    if has_offset.all() or (
+        pd.api.types.is_datetime64_any_dtype(col) and getattr(col.dt, "tz", None)
+    ):
+        times = pd.to_datetime(col, utc=True, errors="coerce", format="ISO8601")
+        _no_nat(times, col, name)
+        return pd.DatetimeIndex(times)
+    naive = pd.to_datetime(col, errors="coerce", format="ISO8601")
+    _no_nat(naive, col, name)
+    if tz.upper() == "UTC":
+        return pd.DatetimeIndex(naive).tz_localize("UTC")
+    # Local wall-clock times: a DST fall-back repeats one hour and can't be placed in UTC.
+    dup = naive.duplicated(keep="first")
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise ScenarioError(
+            f"{name} {_row(i)}: local time {naive.iloc[i]:%Y-%m-%d %H:%M} appears twice "
+            f"(DST fall-back in {tz}?); give times in UTC or with an offset (e.g. -05:00)"
+        )
+    try:
+        local = pd.DatetimeIndex(naive).tz_localize(tz, ambiguous="raise", nonexistent="raise")
+    except Exception as exc:
+        raise ScenarioError(f"{name}: cannot place local times of {tz} in UTC: {exc}") from None
+    return local.tz_convert("UTC")
+
+
+def _no_nat(times: pd.Series, col: pd.Series, name: str) -> None:
+    bad = np.flatnonzero(pd.isna(times).to_numpy())
+    if bad.size:
+        i = int(bad[0])
+        raise ScenarioError(
+            f"{name} {_row(i)}: time {col.iloc[i]!r} is not a timestamp; expected ISO 8601 "
+            "such as 2026-01-01T00:00:00Z"
+        )
+
+
+def _parse_values(
+    col: pd.Series, times: pd.DatetimeIndex, name: str, field: str, unit: str
+) -> np.ndarray:
+    values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        i = int(bad[0])
+        raw = col.iloc[i]
+        what = (
+            f"{values[i]}"
+            if not np.isnan(values[i])
+            else (f"not a number ({raw!r})" if isinstance(raw, str) else "NaN (empty cell)")
+        )
+        raise ScenarioError(
+            f"{name} {_row(i, times[i])}: {field} is {what}; expected a finite number [{unit}] "
+            f"({bad.size} bad rows in all)"
+        )
+    return values
+
+
+def _check_hourly(times: pd.DatetimeIndex, name: str) -> None:
+    if len(times) == 0:
+        raise ScenarioError(f"{name}: no rows")
+    steps = np.diff(times.as_unit("ns").asi8)
+    hour_ns = HOUR.value
+    # Report disorder first (a swap also looks like a gap), then duplicates, then gaps/steps.
+    bad = np.flatnonzero(steps < 0)
+    if not bad.size:
+        bad = np.flatnonzero(steps == 0)
+    if not bad.size:
+        bad = np.flatnonzero(steps != hour_ns)
+    for i in bad[:1]:
+        a, b = times[i], times[i + 1]
+        if steps[i] < 0:
+            raise ScenarioError(
+                f"{name} {_row(i + 1)}: time {fmt_time(b)} comes before {fmt_time(a)}; "
+                "expected timestamps sorted ascending"
+            )
+        if steps[i] == 0:
+            raise ScenarioError(
+                f"{name} {_row(i + 1)}: duplicated hour {fmt_time(b)} (DST fall-back in a local-time "
+                "file?); expected one row per UTC hour"
+            )
+        if steps[i] % hour_ns:
+            raise ScenarioError(
+                f"{name} {_row(i + 1)}: step of {pd.Timedelta(int(steps[i]))} after {fmt_time(a)}; "
+                "expected hourly data (aggregate 5/15-minute data to hourly means first)"
+            )
+        gap = int(steps[i] // hour_ns) - 1
+        raise ScenarioError(
+            f"{name} {_row(i + 1)}: {gap} missing hour(s) from {fmt_time(a + HOUR)} to "
+            f"{fmt_time(b - HOUR)}; expected one row per hour"
+        )
+
+
+def _align(
+    times: pd.DatetimeIndex, values: np.ndarray, index: pd.DatetimeIndex, name: str
+) -> np.ndarray:
+    if times[0] > index[0] or times[-1] < index[-1]:
+        raise ScenarioError(
+            f"{name} covers {fmt_time(times[0])} to {fmt_time(times[-1])} but the horizon needs "
+            f"{fmt_time(index[0])} to {fmt_time(index[-1])}"
+        )
+    start = int((index[0] - times[0]) / HOUR)
+    return values[start : start + len(index)]

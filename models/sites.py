@@ -1,0 +1,216 @@
+"""Sites: grid connection, halls, cooling, local prices, weather, curtailment and peak windows."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.catalog import COOLING_TYPES, PUE, CoolingPue
+from models.fields import Where, check_keys, number, one_of, text
+from models.series import resolve_series
+
+HOURS_PER_YEAR = 8760.0
+
+SITE_KEYS = (
+    "name",
+    "interconnect_mw",
+    "mining_hall_mw",
+    "convertible_mw",
+    "conversion_usd_per_mw",
+    "conversion_life_years",
+    "existing_hpc_mw",
+    "price_usd_per_mwh",
+    "price_scale",
+    "temp_c",
+    "curtailment_mw",
+    "peak_flag",
+    "peak_adder_usd_per_mwh",
+    "ramp_mw_per_hour",
+    "min_take_mwh_per_month",
+    "shortfall_usd_per_mwh",
+    "cooling",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class Site:
+    """One site (all hourly arrays have one value per hour of the horizon).
+
+    Attributes
+    ----------
+    name : str
+    interconnect_mw : float
+        Import limit of the grid connection [MW].
+    mining_hall_mw : float
+        Mining hall capacity before any conversion, including cooling [MW].
+    convertible_mw : float
+        Mining hall MW that may be converted to HPC halls [MW].
+    conversion_usd_per_mw : float
+        Capex of converting one MW of hall to HPC [USD/MW].
+    conversion_life_years : float
+        Amortization life of the conversion [years].
+    existing_hpc_mw : float
+        HPC hall capacity already built [MW].
+    price_usd_per_mwh : numpy.ndarray
+        Spot price at the site's node, after ``price_scale`` [USD/MWh]; may be negative.
+    temp_c : numpy.ndarray
+        Ambient temperature [C].
+    curtailment_mw : numpy.ndarray
+        Curtailment orders: MW the import limit is reduced by in each hour [MW].
+    peak_flag : numpy.ndarray
+        1 in coincident-peak (4CP/12CP) risk hours, else 0 [-].
+    peak_adder_usd_per_mwh : float
+        Expected transmission charge per MWh drawn in a flagged hour [USD/MWh].
+    ramp_mw_per_hour : float or None
+        Largest change of site load from one hour to the next [MW/h]; None: no limit.
+    min_take_mwh_per_month : float
+        Monthly minimum energy take of the supply contract [MWh]; 0: none.
+    shortfall_usd_per_mwh : float
+        Price of each MWh below the monthly minimum take [USD/MWh].
+    cooling : dict[str, CoolingPue]
+        PUE parameters per cooling type.
+    """
+
+    name: str
+    interconnect_mw: float
+    mining_hall_mw: float
+    convertible_mw: float
+    conversion_usd_per_mw: float
+    conversion_life_years: float
+    existing_hpc_mw: float
+    price_usd_per_mwh: np.ndarray
+    temp_c: np.ndarray
+    curtailment_mw: np.ndarray
+    peak_flag: np.ndarray
+    peak_adder_usd_per_mwh: float
+    ramp_mw_per_hour: float | None
+    min_take_mwh_per_month: float
+    shortfall_usd_per_mwh: float
+    cooling: Mapping[str, CoolingPue]
+
+    @property
+    def import_cap_mw(self) -> np.ndarray:
+        """Hourly import limit: interconnect minus curtailment orders, floored at 0 [MW]."""
+        return np.maximum(self.interconnect_mw - self.curtailment_mw, 0.0)
+
+    @property
+    def conversion_usd_per_mw_hour(self) -> float:
+        """Conversion capex spread evenly over its life [USD per MW per hour]."""
+        return self.conversion_usd_per_mw / (self.conversion_life_years * HOURS_PER_YEAR)
+
+    @property
+    def peak_adder(self) -> np.ndarray:
+        """Coincident-peak adder per hour, ``kappa[t]`` [USD/MWh]."""
+        return self.peak_flag * self.peak_adder_usd_per_mwh
+
+
+def parse_site(
+    table: Mapping[str, Any],
+    where: Where,
+    index: pd.DatetimeIndex,
+    base_dir: Path,
+    seed: int,
+) -> Site:
+    """Build one :class:`Site` from a ``[[sites]]`` table."""
+    name = text(table, "name", where)
+    where = Where(where.file, f"{where.path} '{name}'")
+    check_keys(table, SITE_KEYS, where)
+
+    def series(key, unit, default=None, minimum=None, maximum=None):
+        spec = table.get(key, default)
+        if spec is None:
+            raise where.error(f"missing required field '{key}' [{unit}]")
+        return resolve_series(
+            spec,
+            where / key,
+            index,
+            base_dir=base_dir,
+            seed=seed,
+            unit=unit,
+            minimum=minimum,
+            maximum=maximum,
+        )
+
+    interconnect = number(table, "interconnect_mw", where, unit="MW", minimum=0.0)
+    hall = number(table, "mining_hall_mw", where, unit="MW", default=interconnect, minimum=0.0)
+    convertible = number(table, "convertible_mw", where, unit="MW", default=0.0, minimum=0.0)
+    if convertible > hall:
+        raise (where / "convertible_mw").error(
+            f"{convertible:g} MW convertible exceeds the mining hall ({hall:g} MW)"
+        )
+    price = series("price_usd_per_mwh", "USD/MWh", minimum=-10_000.0)
+    scale = number(table, "price_scale", where, default=1.0, minimum=0.0)
+    price = price * scale
+    price.flags.writeable = False
+    temp = series("temp_c", "C", minimum=-60.0, maximum=60.0)
+    curtail = series("curtailment_mw", "MW", default=0.0, minimum=0.0)
+    flags = series("peak_flag", "0/1", default=0.0, minimum=0.0, maximum=1.0)
+    ramp = number(
+        table,
+        "ramp_mw_per_hour",
+        where,
+        unit="MW/h",
+        default=None,
+        minimum=0.0,
+        strict_minimum=True,
+    )
+
+    cooling_table = table.get("cooling", {})
+    if not isinstance(cooling_table, Mapping):
+        raise (where / "cooling").error("expected a table of cooling types")
+    cooling = dict(PUE)
+    for ctype, params in cooling_table.items():
+        cw = where / "cooling" / ctype
+        one_of(ctype, COOLING_TYPES, cw, what="cooling type")
+        if not isinstance(params, Mapping):
+            raise cw.error("expected a table with pue0, pue_slope, pue_ref_c")
+        check_keys(params, ("pue0", "pue_slope", "pue_ref_c"), cw)
+        base = PUE[ctype]
+        cooling[ctype] = CoolingPue(
+            pue0=number(params, "pue0", cw, default=base.pue0, minimum=1.0, maximum=3.0),
+            pue_slope=number(
+                params, "pue_slope", cw, unit="1/C", default=base.pue_slope, minimum=0.0
+            ),
+            pue_ref_c=number(params, "pue_ref_c", cw, unit="C", default=base.pue_ref_c),
+        )
+    return Site(
+        name=name,
+        interconnect_mw=interconnect,
+        mining_hall_mw=hall,
+        convertible_mw=convertible,
+        conversion_usd_per_mw=number(
+            table, "conversion_usd_per_mw", where, unit="USD/MW", default=0.0, minimum=0.0
+        ),
+        conversion_life_years=number(
+            table,
+            "conversion_life_years",
+            where,
+            unit="years",
+            default=10.0,
+            minimum=0.0,
+            strict_minimum=True,
+        ),
+        existing_hpc_mw=number(
+            table, "existing_hpc_mw", where, unit="MW", default=0.0, minimum=0.0
+        ),
+        price_usd_per_mwh=price,
+        temp_c=temp,
+        curtailment_mw=curtail,
+        peak_flag=flags,
+        peak_adder_usd_per_mwh=number(
+            table, "peak_adder_usd_per_mwh", where, unit="USD/MWh", default=0.0, minimum=0.0
+        ),
+        ramp_mw_per_hour=ramp,
+        min_take_mwh_per_month=number(
+            table, "min_take_mwh_per_month", where, unit="MWh", default=0.0, minimum=0.0
+        ),
+        shortfall_usd_per_mwh=number(
+            table, "shortfall_usd_per_mwh", where, unit="USD/MWh", default=0.0, minimum=0.0
+        ),
+        cooling=cooling,
+    )

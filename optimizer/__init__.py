@@ -1,0 +1,1 @@
+"""hashpivot's decision layer: LP, solver backends, plans, reports, studies and the CLI."""

@@ -1,0 +1,263 @@
+"""The ``hashpivot`` command line: plans, scores, what-if studies and scenario tools.
+
+Each command parses its options, calls the library, and turns library errors into exit codes:
+0 ok, 2 bad input (:class:`~models.ScenarioError`), 3 infeasible
+(:class:`~optimizer.errors.InfeasibleError`), 4 solver failure
+(:class:`~optimizer.errors.SolverError`). Never a traceback for a user's mistake.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import click
+import numpy as np
+
+from models import Scenario, ScenarioError, load_scenario
+from optimizer.errors import InfeasibleError, SolverError
+
+EXIT_BAD_INPUT = 2
+EXIT_INFEASIBLE = 3
+EXIT_SOLVER = 4
+
+
+def _version() -> str:
+    try:
+        return version("hashpivot")
+    except PackageNotFoundError:  # running from a source checkout
+        return "0+unknown"
+
+
+class _Failure(click.ClickException):
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def user_errors(fn):
+    """Map library errors to clean messages and the documented exit codes."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ScenarioError as exc:
+            raise _Failure(str(exc), EXIT_BAD_INPUT) from None
+        except InfeasibleError as exc:
+            raise _Failure(f"infeasible: {exc}", EXIT_INFEASIBLE) from None
+        except SolverError as exc:
+            raise _Failure(f"solver failed: {exc}", EXIT_SOLVER) from None
+
+    return wrapper
+
+
+def load_or_example(path: str | None) -> Scenario:
+    """The scenario at ``path``, or the built-in example when no path is given."""
+    if path is None:
+        from models.example import example_scenario
+
+        return example_scenario()
+    return load_scenario(path)
+
+
+scenario_argument = click.argument(
+    "scenario", required=False, type=click.Path(dir_okay=False, path_type=str)
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(_version(), prog_name="hashpivot")
+def main() -> None:
+    """hashpivot: split a Bitcoin miner's power between mining and AI/HPC hosting, hour by hour.
+
+    \b
+    Start with the built-in example:
+      hashpivot plan --out out/          # plan the example site for a year
+      hashpivot example my-site/         # write it as editable files
+      hashpivot validate my-site/scenario.toml
+    """
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@user_errors
+def example(directory: Path) -> None:
+    """Write the built-in example as editable files (scenario.toml + series CSVs).
+
+    \b
+    Example:
+      hashpivot example my-site/
+      hashpivot validate my-site/scenario.toml
+    """
+    from models.example import write_example
+
+    path = write_example(directory)
+    files = sorted(p.name for p in directory.iterdir())
+    click.echo(f"wrote {path} and {', '.join(f for f in files if f != 'scenario.toml')}")
+
+
+def describe(scenario: Scenario) -> str:
+    """A short plain-text table of what a scenario holds."""
+    s = scenario
+    lines = [
+        f"scenario  {s.name}  ({s.source})",
+        f"horizon   {s.index[0]:%Y-%m-%d %H:%M}Z .. {s.index[-1]:%Y-%m-%d %H:%M}Z  ({s.hours} hours)",
+        f"market    BTC ${s.market.btc_price_usd.mean():,.0f} mean, "
+        f"{s.market.network_hashrate_ehs.mean():,.0f} EH/s, height {s.market.height[0]:,}, "
+        f"pool fee {s.market.pool_fee:.1%}",
+        "",
+        f"{'site':<14}{'import MW':>10}{'hall MW':>9}{'conv. MW':>9}{'price mean':>11}"
+        f"{'min':>9}{'max':>9}{'neg h':>7}{'temp max':>9}{'curt. h':>8}",
+    ]
+    for site in s.sites:
+        p = site.price_usd_per_mwh
+        lines.append(
+            f"{site.name:<14}{site.interconnect_mw:>10,.1f}{site.mining_hall_mw:>9,.1f}"
+            f"{site.convertible_mw:>9,.1f}{p.mean():>11,.2f}{p.min():>9,.0f}{p.max():>9,.0f}"
+            f"{int((p < 0).sum()):>7}{site.temp_c.max():>9.1f}{int((site.curtailment_mw > 0).sum()):>8}"
+        )
+    f = s.fleet
+    own, hosted = ~f.hosted, f.hosted
+    lines += [
+        "",
+        f"ASICs     {len(f):,} machines in {len(s.classes)} classes: "
+        f"{f.power_kw[own].sum() / 1000:,.1f} MW own + {f.power_kw[hosted].sum() / 1000:,.1f} MW hosted "
+        f"(nameplate IT), {f.hashrate_ths.sum() / 1e6:,.2f} EH/s",
+    ]
+    for g in s.gpus:
+        kind = "colocation" if g.colocation else "cloud"
+        lines.append(
+            f"GPUs      {g.name}: up to {g.max_servers:,} x {g.model} ({g.max_servers * g.power_kw / 1000:,.1f} MW, {kind})"
+        )
+    for lease in s.leases:
+        lines.append(
+            f"lease     {lease.name}: {lease.min_mw:g}-{lease.max_mw:g} MW firm IT at {s.sites[lease.site].name}"
+        )
+    for p in s.ppas:
+        lines.append(
+            f"PPA       {s.sites[p.site].name}: {p.block_mw.mean():g} MW at ${p.price_usd_per_mwh:g}/MWh"
+            + (f", resale at spot less {p.resale_fee:.0%}" if p.resale else ", no resale")
+        )
+    return "\n".join(lines)
+
+
+@main.command()
+@scenario_argument
+@user_errors
+def validate(scenario: str | None) -> None:
+    """Check a scenario file and print what it holds (or the first error, exit code 2).
+
+    Without SCENARIO, checks the built-in example.
+
+    \b
+    Example:
+      hashpivot validate my-site/scenario.toml
+    """
+    click.echo(describe(load_or_example(scenario)))
+    click.echo("\nok")
+
+
+@main.command()
+@click.option("--price", "price_usd", type=float, required=True, help="BTC price [USD].")
+@click.option("--difficulty", type=float, help="Network difficulty.")
+@click.option(
+    "--hashrate-ehs", type=float, help="Network hashrate [EH/s] (instead of --difficulty)."
+)
+@click.option(
+    "--fees",
+    "fees_btc",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Mean fees per block [BTC].",
+)
+@click.option("--height", type=int, required=True, help="Block height (sets the subsidy).")
+@click.option(
+    "--efficiency-j-th", type=float, help="Machine efficiency [J/TH] for a breakeven price."
+)
+@click.option("--pue", type=float, default=1.0, show_default=True, help="Cooling overhead (PUE).")
+@click.option(
+    "--pool-fee",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Pool fee fraction for breakeven.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of text.")
+def hashprice(
+    price_usd, difficulty, hashrate_ehs, fees_btc, height, efficiency_j_th, pue, pool_fee, as_json
+) -> None:
+    """Hashprice ($/PH/s/day) and breakeven power price for a market state.
+
+    \b
+    Example:
+      hashpivot hashprice --price 90000 --hashrate-ehs 1100 --fees 0.03 --height 925000 \\
+          --efficiency-j-th 17.5 --pue 1.05
+    """
+    from kernels.revenue import (
+        block_subsidy_btc,
+        breakeven_usd_per_mwh,
+        difficulty_from_hashrate_ehs,
+        hashprice_usd_per_ph_day,
+        network_hashrate_ehs,
+    )
+
+    if (difficulty is None) == (hashrate_ehs is None):
+        raise _Failure("give exactly one of --difficulty or --hashrate-ehs", EXIT_BAD_INPUT)
+    for name, value, ok in (
+        ("--price", price_usd, price_usd > 0),
+        ("--difficulty", difficulty, difficulty is None or difficulty > 0),
+        ("--hashrate-ehs", hashrate_ehs, hashrate_ehs is None or hashrate_ehs > 0),
+        ("--fees", fees_btc, fees_btc >= 0),
+        ("--height", height, height >= 0),
+        (
+            "--efficiency-j-th",
+            efficiency_j_th,
+            efficiency_j_th is None or 5 <= efficiency_j_th <= 200,
+        ),
+        ("--pue", pue, pue >= 1),
+        ("--pool-fee", pool_fee, 0 <= pool_fee < 1),
+    ):
+        if not ok or (isinstance(value, float) and not np.isfinite(value)):
+            expected = (
+                "5-200 J/TH"
+                if name == "--efficiency-j-th"
+                else ">= 1"
+                if name == "--pue"
+                else "a valid positive value"
+            )
+            raise _Failure(f"{name} {value}: expected {expected}", EXIT_BAD_INPUT)
+    if difficulty is None:
+        difficulty = float(difficulty_from_hashrate_ehs(hashrate_ehs))
+    hp = float(hashprice_usd_per_ph_day(price_usd, difficulty, fees_btc, height))
+    btc_per_ph_day = hp / price_usd
+    result = {
+        "hashprice_usd_per_ph_day": hp,
+        "hashprice_usd_per_th_day": hp / 1000.0,
+        "btc_per_ph_day": btc_per_ph_day,
+        "network_hashrate_ehs": float(network_hashrate_ehs(difficulty)),
+        "difficulty": difficulty,
+        "subsidy_btc": float(block_subsidy_btc(height)),
+        "breakeven_usd_per_mwh": (
+            float(breakeven_usd_per_mwh(hp, efficiency_j_th, pue, pool_fee))
+            if efficiency_j_th
+            else None
+        ),
+    }
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(
+        f"network hashrate   {result['network_hashrate_ehs']:,.1f} EH/s (difficulty {difficulty:.4e})"
+    )
+    click.echo(f"block reward       {result['subsidy_btc']:g} BTC subsidy + {fees_btc:g} BTC fees")
+    click.echo(f"hashprice          ${hp:,.2f} /PH/s/day  (${hp / 1000:,.4f} /TH/s/day)")
+    click.echo(f"BTC per PH/day     {btc_per_ph_day:.6f}")
+    if efficiency_j_th:
+        click.echo(
+            f"breakeven power    ${result['breakeven_usd_per_mwh']:,.2f} /MWh at {efficiency_j_th:g} J/TH, "
+            f"PUE {pue:g}, pool fee {pool_fee:.1%}"
+        )
