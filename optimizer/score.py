@@ -1,0 +1,116 @@
+"""Scenario -> kernel inputs -> scores: the revenue and energy the LP prices, per class and hour.
+
+The kernel (:mod:`kernels.revenue`) takes arrays only; this module lays a :class:`Scenario` out
+as those arrays and wraps the results with names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from kernels.revenue import btc_per_th_hour, score_asics, score_gpus
+from models import Scenario
+
+
+@dataclass(frozen=True, eq=False)
+class Scores:
+    """Kernel results for one scenario.
+
+    Attributes
+    ----------
+    asic_revenue_usd : numpy.ndarray
+        ``R[c, t]``: revenue of ASIC class c in hour t if the whole class runs [USD].
+        Own classes earn BTC after the pool fee; hosted classes earn the hosting rate.
+    asic_energy_mwh : numpy.ndarray
+        ``E[c, t]``: energy of the whole class incl. cooling [MWh] (= MW over the hour).
+    gpu_revenue_usd : numpy.ndarray
+        ``Rf = Rv [k, t]``: revenue of ONE server of GPU class k in hour t [USD], including the
+        energy reimbursed by the tenant under power pass-through.
+    gpu_energy_mwh : numpy.ndarray
+        ``Eg[k, t]``: energy of one server incl. cooling [MWh].
+    usd_per_th_hour : numpy.ndarray
+        Mining revenue per TH/s per hour after the pool fee [USD/(TH/s h)].
+    hashprice_usd_per_ph_day : numpy.ndarray
+        Hashprice per hour (before the pool fee) [USD/(PH/s day)].
+    machines : pandas.DataFrame
+        Per machine: id, class, horizon revenue [USD], energy [MWh], hours in the money at the
+        site's spot price, mean breakeven [USD/MWh].
+    """
+
+    asic_revenue_usd: np.ndarray
+    asic_energy_mwh: np.ndarray
+    gpu_revenue_usd: np.ndarray
+    gpu_energy_mwh: np.ndarray
+    usd_per_th_hour: np.ndarray
+    hashprice_usd_per_ph_day: np.ndarray
+    machines: pd.DataFrame
+
+
+def usd_per_th_hour(scenario: Scenario) -> np.ndarray:
+    """Mining revenue per TH/s per hour after the pool fee, ``b_t * P_t * (1 - pool_fee)``."""
+    m = scenario.market
+    return np.asarray(btc_per_th_hour(m.difficulty, m.fees_btc_per_block, m.height), dtype=float) * m.btc_price_usd * (
+        1.0 - m.pool_fee
+    )
+
+
+def score_scenario(scenario: Scenario) -> Scores:
+    """Run the revenue kernel over every machine and hour of ``scenario``."""
+    s = scenario
+    temp = s.site_matrix("temp_c")
+    price = s.site_matrix("price_usd_per_mwh")
+    pue0, pue_slope, pue_ref = s.pue_tables()
+    usd = usd_per_th_hour(s)
+    f = s.fleet
+    if len(f):
+        asic = score_asics(
+            usd, temp, price, pue0, pue_slope, pue_ref,
+            f.site, f.cooling, f.klass, f.hashrate_ths, f.power_kw, f.availability,
+            f.alpha_per_c, f.beta_per_c, f.t_ref_c, f.t_max_c, f.hosted, f.hosting_usd_per_mwh,
+            len(s.classes),
+        )
+        R, E = asic.revenue_usd, asic.energy_mwh
+        names = np.array([c.name for c in s.classes], dtype=object)
+        machines = pd.DataFrame({
+            "machine_id": f.machine_id,
+            "site": np.array(s.site_names, dtype=object)[f.site],
+            "model": f.model,
+            "class": names[f.klass],
+            "hosted": f.hosted,
+            "efficiency_j_per_th": f.efficiency_j_per_th,
+            "revenue_usd": asic.machine_revenue_usd,
+            "energy_mwh": asic.machine_energy_mwh,
+            "hours_in_money": asic.machine_hours_in_money,
+            "mean_breakeven_usd_per_mwh": asic.machine_mean_breakeven_usd_per_mwh,
+        })
+    else:
+        R = E = np.zeros((0, s.hours))
+        machines = pd.DataFrame()
+    if s.gpus:
+        g = s.gpus
+        gpu = score_gpus(
+            temp, price, pue0, pue_slope, pue_ref,
+            np.array([k.site for k in g], dtype=np.int64),
+            np.array([k.cooling for k in g], dtype=np.int64),
+            np.array([k.power_kw for k in g]),
+            np.array([k.it_kw for k in g]),
+            np.array([k.colocation for k in g]),
+            np.array([float(k.gpus) for k in g]),
+            np.ascontiguousarray(np.stack([k.rate_usd_per_gpu_hour for k in g])),
+            np.array([k.utilization for k in g]),
+            np.array([k.lease_usd_per_kw_month for k in g]),
+            np.array([k.power_pass_through for k in g]),
+            np.array([k.beta_per_c for k in g]),
+            np.array([k.t_ref_c for k in g]),
+            np.array([k.t_max_c for k in g]),
+        )
+        Rg, Eg = gpu.revenue_usd, gpu.energy_mwh
+    else:
+        Rg = Eg = np.zeros((0, s.hours))
+    m = s.market
+    hashprice = usd / (1.0 - m.pool_fee) * 1000.0 * 24.0
+    return Scores(R, E, Rg, Eg, usd, hashprice, machines)
+
