@@ -8,6 +8,7 @@ the user must fix, e.g. ``scenario.toml: sites[0] 'odessa'.interconnect_mw: expe
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -64,7 +65,7 @@ def table_list(doc: Mapping[str, Any], key: str, where: Where) -> list[Mapping[s
     if isinstance(value, Mapping):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
-        raise (where / key).error("expected an array of tables ([[%s]])" % key)
+        raise (where / key).error(f"expected an array of tables ([[{key}]])")
     return value
 
 
@@ -177,7 +178,7 @@ def number_list(
     ok = isinstance(value, list) and all(
         isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value
     )
-    if not ok or len(value) < 2 or any(b <= a for a, b in zip(value, value[1:], strict=False)):
+    if not ok or len(value) < 2 or any(b <= a for a, b in itertools.pairwise(value)):
         raise (where / key).error(
             f"expected a strictly increasing list of at least 2 numbers, got {value!r}"
         )

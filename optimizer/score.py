@@ -52,8 +52,10 @@ class Scores:
 def usd_per_th_hour(scenario: Scenario) -> np.ndarray:
     """Mining revenue per TH/s per hour after the pool fee, ``b_t * P_t * (1 - pool_fee)``."""
     m = scenario.market
-    return np.asarray(btc_per_th_hour(m.difficulty, m.fees_btc_per_block, m.height), dtype=float) * m.btc_price_usd * (
-        1.0 - m.pool_fee
+    return (
+        np.asarray(btc_per_th_hour(m.difficulty, m.fees_btc_per_block, m.height), dtype=float)
+        * m.btc_price_usd
+        * (1.0 - m.pool_fee)
     )
 
 
@@ -67,32 +69,53 @@ def score_scenario(scenario: Scenario) -> Scores:
     f = s.fleet
     if len(f):
         asic = score_asics(
-            usd, temp, price, pue0, pue_slope, pue_ref,
-            f.site, f.cooling, f.klass, f.hashrate_ths, f.power_kw, f.availability,
-            f.alpha_per_c, f.beta_per_c, f.t_ref_c, f.t_max_c, f.hosted, f.hosting_usd_per_mwh,
+            usd,
+            temp,
+            price,
+            pue0,
+            pue_slope,
+            pue_ref,
+            f.site,
+            f.cooling,
+            f.klass,
+            f.hashrate_ths,
+            f.power_kw,
+            f.availability,
+            f.alpha_per_c,
+            f.beta_per_c,
+            f.t_ref_c,
+            f.t_max_c,
+            f.hosted,
+            f.hosting_usd_per_mwh,
             len(s.classes),
         )
         R, E = asic.revenue_usd, asic.energy_mwh
         names = np.array([c.name for c in s.classes], dtype=object)
-        machines = pd.DataFrame({
-            "machine_id": f.machine_id,
-            "site": np.array(s.site_names, dtype=object)[f.site],
-            "model": f.model,
-            "class": names[f.klass],
-            "hosted": f.hosted,
-            "efficiency_j_per_th": f.efficiency_j_per_th,
-            "revenue_usd": asic.machine_revenue_usd,
-            "energy_mwh": asic.machine_energy_mwh,
-            "hours_in_money": asic.machine_hours_in_money,
-            "mean_breakeven_usd_per_mwh": asic.machine_mean_breakeven_usd_per_mwh,
-        })
+        machines = pd.DataFrame(
+            {
+                "machine_id": f.machine_id,
+                "site": np.array(s.site_names, dtype=object)[f.site],
+                "model": f.model,
+                "class": names[f.klass],
+                "hosted": f.hosted,
+                "efficiency_j_per_th": f.efficiency_j_per_th,
+                "revenue_usd": asic.machine_revenue_usd,
+                "energy_mwh": asic.machine_energy_mwh,
+                "hours_in_money": asic.machine_hours_in_money,
+                "mean_breakeven_usd_per_mwh": asic.machine_mean_breakeven_usd_per_mwh,
+            }
+        )
     else:
         R = E = np.zeros((0, s.hours))
         machines = pd.DataFrame()
     if s.gpus:
         g = s.gpus
         gpu = score_gpus(
-            temp, price, pue0, pue_slope, pue_ref,
+            temp,
+            price,
+            pue0,
+            pue_slope,
+            pue_ref,
             np.array([k.site for k in g], dtype=np.int64),
             np.array([k.cooling for k in g], dtype=np.int64),
             np.array([k.power_kw for k in g]),
@@ -113,4 +136,3 @@ def score_scenario(scenario: Scenario) -> Scores:
     m = s.market
     hashprice = usd / (1.0 - m.pool_fee) * 1000.0 * 24.0
     return Scores(R, E, Rg, Eg, usd, hashprice, machines)
-
