@@ -1,0 +1,860 @@
+"""Revenue, energy and breakeven of every ASIC and GPU server, hour by hour.
+
+Bitcoin economics
+-----------------
+- Block subsidy ``S(h) = 50 * 2**-(h // 210_000)`` [BTC], 0 from the 64th halving on.
+- Expected BTC per TH/s per hour ``b = 1e12 * 3600 / (D * 2**32) * (S(h) + F)``: a hash rate
+  of 1e12 H/s finds ``1e12 * 3600 / (D * 2**32)`` blocks in an hour at difficulty ``D``
+  (one block takes ``D * 2**32`` hashes on average), each paying subsidy plus mean fees ``F``.
+- Hashprice [USD per PH/s per day] ``= b * 1000 * 24 * P`` at BTC price ``P`` [USD].
+
+Machine-hour model (DESIGN.md, "Revenue model")
+-----------------------------------------------
+For machine ``m`` at site ``s`` with cooling type ``q``, in hour ``t``::
+
+    dT       = max(0, temp_c[s, t] - t_ref_c[m])
+    hashrate = hashrate_ths[m] * availability[m] * max(0, 1 - alpha_per_c[m] * dT)   [TH/s]
+    power    = power_kw[m] * (1 + beta_per_c[m] * dT)                                [kW]
+    pue      = pue0[s, q] + pue_slope[s, q] * max(0, temp_c[s, t] - pue_ref_c[s, q])  [-]
+    e        = power * pue / 1000                                           [MWh in the hour]
+    r        = hashrate * usd_per_th_hour[t]      (own ASIC)                 [USD in the hour]
+             = hosting_usd_per_mwh[m] * e         (hosted ASIC)
+    trip:      temp_c[s, t] > t_max_c[m]  ->  r = e = 0
+    breakeven  = r / e  [USD/MWh], defined where e > 0
+
+GPU servers use the same power derating, trip and PUE; their revenue is
+``gpus * rate_usd_per_gpu_hour[k, t] * utilization`` (cloud) or
+``lease_usd_per_kw_month * it_kw / 730`` (colocation, 730 hours in an average month), plus
+``e * price_usd_per_mwh[s, t]`` when the tenant reimburses energy at spot (pass-through).
+
+Kernels
+-------
+`score_asics` is fused: one pass over machine-hours accumulates per-class hourly sums and
+per-machine horizon totals without materializing a machines x hours array.
+`score_asics_matrix` returns the full matrices (small fleets, tests). `kernels.reference` is a
+plain-numpy twin of the three kernels with the same signatures.
+
+The compiled loops keep hours innermost over contiguous rows, read a per-(site, cooling,
+hour) table of ``pue / 1000`` computed once, and run hour blocks in parallel: each block owns
+its columns of the class sums and its row of per-machine partial totals, so the reduction is
+race-free, and the block size depends only on the horizon, so results do not depend on the
+number of threads (`numba.set_num_threads` is respected).
+
+fastmath: ``nsz, arcp, contract, afn, reassoc`` (vectorized reductions, FMA) but *not*
+``nnan``/``ninf``: NaN marks a machine that never draws power, and comparisons must stay
+IEEE-correct.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit, prange
+
+FASTMATH_FLAGS = {"nsz", "arcp", "contract", "afn", "reassoc"}
+"""LLVM fast-math flags of the kernels: no ``nnan``/``ninf``, so NaN and inf stay IEEE."""
+
+BLOCKS_PER_HALVING = 210_000
+"""Blocks between subsidy halvings [blocks]."""
+MAX_HALVINGS = 64
+"""Halvings after which the subsidy is 0, as in Bitcoin Core ``GetBlockSubsidy``."""
+INITIAL_SUBSIDY_BTC = 50.0
+"""Subsidy of the first epoch [BTC]."""
+HOURS_PER_MONTH = 730.0
+"""Hours in an average month (8760 / 12) [h], for leases priced per kW-month."""
+MWH_PER_PH_DAY_PER_J_PER_TH = 0.024
+"""Energy of 1 PH/s for one day at 1 J/TH [MWh]: 1e3 TH/s * 1 J/TH * 86400 s / 3.6e9 J/MWh."""
+
+_BLOCK_HOURS_MAX = 512  # hours per parallel block on long horizons (L1-resident rows)
+_BLOCK_HOURS_MIN = 64
+
+
+class AsicScores(NamedTuple):
+    """Fused ASIC scores: class-hour sums and per-machine horizon totals."""
+
+    revenue_usd: np.ndarray
+    """float64[C, T]: revenue of the whole class running in hour t [USD]."""
+    energy_mwh: np.ndarray
+    """float64[C, T]: energy of the whole class running in hour t, PUE included [MWh]."""
+    machine_revenue_usd: np.ndarray
+    """float64[M]: revenue over the horizon, machine always on [USD]."""
+    machine_energy_mwh: np.ndarray
+    """float64[M]: energy over the horizon, machine always on [MWh]."""
+    machine_hours_in_money: np.ndarray
+    """int64[M]: hours with e > 0 and r > e * spot price [h]."""
+    machine_mean_breakeven_usd_per_mwh: np.ndarray
+    """float64[M]: mean of r / e over hours with e > 0, NaN if none [USD/MWh]."""
+
+
+class AsicMatrix(NamedTuple):
+    """Full machine x hour ASIC matrices."""
+
+    revenue_usd: np.ndarray
+    """float64[M, T]: revenue in the hour [USD]."""
+    energy_mwh: np.ndarray
+    """float64[M, T]: energy in the hour, PUE included [MWh]."""
+    breakeven_usd_per_mwh: np.ndarray
+    """float64[M, T]: r / e, NaN where e == 0 (tripped) [USD/MWh]."""
+
+
+class GpuScores(NamedTuple):
+    """Per-server GPU scores of each GPU class."""
+
+    revenue_usd: np.ndarray
+    """float64[K, T]: revenue of one server in hour t, pass-through energy included [USD]."""
+    energy_mwh: np.ndarray
+    """float64[K, T]: energy of one server in hour t, PUE included [MWh]."""
+
+
+# --------------------------------------------------------------------------- Bitcoin formulas
+
+
+def block_subsidy_btc(height: int | np.ndarray) -> float | np.ndarray:
+    """Block subsidy at a block height.
+
+    ``S(h) = 50 * 2**-(h // 210_000)`` exactly (a power of two times 50), 0 once 64 halvings
+    have passed.
+
+    Parameters
+    ----------
+    height : int or array of int
+        Block height [blocks], >= 0. Floats are floored.
+
+    Returns
+    -------
+    float or ndarray of float64
+        Subsidy [BTC]: 3.125 from height 840,000, 1.5625 from 1,050,000.
+
+    Notes
+    -----
+    Bitcoin Core works in integer satoshis and shifts right, ``(50 * COIN) >> halvings``, so
+    its subsidy is truncated to whole satoshis after the 10th halving and is 0 from the 33rd;
+    this real-valued formula differs from it by less than 1 satoshi per block.
+
+    References
+    ----------
+    Bitcoin Core, ``GetBlockSubsidy`` in ``src/validation.cpp``.
+    """
+    h = np.floor(np.asarray(height, dtype=np.float64))
+    if np.any(h < 0) or not np.all(np.isfinite(h)):
+        raise ValueError("block height must be a finite number >= 0")
+    halvings = (h // BLOCKS_PER_HALVING).astype(np.int64)
+    subsidy = np.where(
+        halvings >= MAX_HALVINGS,
+        0.0,
+        np.ldexp(INITIAL_SUBSIDY_BTC, -np.minimum(halvings, MAX_HALVINGS)),
+    )
+    return float(subsidy) if subsidy.ndim == 0 else subsidy
+
+
+def btc_per_th_hour(
+    difficulty: float | np.ndarray,
+    fees_btc_per_block: float | np.ndarray,
+    height: int | np.ndarray,
+) -> float | np.ndarray:
+    """Expected BTC earned by 1 TH/s in one hour.
+
+    ``b = 1e12 * 3600 / (D * 2**32) * (S(h) + F)``: 1 TH/s makes 3.6e15 hashes an hour and
+    a block takes ``D * 2**32`` hashes on average.
+
+    Parameters
+    ----------
+    difficulty : float or array
+        Network difficulty D [-].
+    fees_btc_per_block : float or array
+        Mean transaction fees per block F [BTC].
+    height : int or array
+        Block height h [blocks] (sets the subsidy, see `block_subsidy_btc`).
+
+    Returns
+    -------
+    float or ndarray
+        Expected reward [BTC per TH/s per hour], before pool fee.
+    """
+    d = np.asarray(difficulty, dtype=np.float64)
+    out = 1e12 * 3600.0 / (d * 2.0**32) * (block_subsidy_btc(height) + fees_btc_per_block)
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def hashprice_usd_per_ph_day(
+    btc_price_usd: float | np.ndarray,
+    difficulty: float | np.ndarray,
+    fees_btc_per_block: float | np.ndarray,
+    height: int | np.ndarray,
+) -> float | np.ndarray:
+    """Hashprice: expected USD earned by 1 PH/s in one day.
+
+    ``hashprice = b * 1000 * 24 * P`` with ``b`` from `btc_per_th_hour` and BTC price ``P``.
+
+    Parameters
+    ----------
+    btc_price_usd : float or array
+        BTC price P [USD].
+    difficulty : float or array
+        Network difficulty D [-].
+    fees_btc_per_block : float or array
+        Mean transaction fees per block [BTC].
+    height : int or array
+        Block height [blocks].
+
+    Returns
+    -------
+    float or ndarray
+        Hashprice [USD per PH/s per day], before pool fee.
+
+    References
+    ----------
+    Hashrate Index, "hashprice": the expected value of 1 PH/s of hashing power per day,
+    subsidy and fees included.
+    """
+    b = btc_per_th_hour(difficulty, fees_btc_per_block, height)
+    out = np.asarray(b) * 1000.0 * 24.0 * btc_price_usd
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def breakeven_usd_per_mwh(
+    hashprice_usd_per_ph_day: float | np.ndarray,
+    efficiency_j_per_th: float | np.ndarray,
+    pue: float | np.ndarray = 1.0,
+    pool_fee: float | np.ndarray = 0.0,
+) -> float | np.ndarray:
+    """Power price at which an ASIC's revenue equals its energy cost.
+
+    1 PH/s running for a day at ``J`` J/TH draws ``1000 TH/s * J J/TH = 1000 J`` W, i.e.
+    ``1000 * J * 24 / 1e6 = 0.024 * J`` MWh per day (times PUE at the meter), and earns
+    ``hashprice * (1 - pool_fee)``; so the breakeven is
+    ``hashprice * (1 - pool_fee) / (0.024 * J * pue)``.
+
+    Parameters
+    ----------
+    hashprice_usd_per_ph_day : float or array
+        Hashprice [USD per PH/s per day].
+    efficiency_j_per_th : float or array
+        Machine efficiency [J/TH], > 0.
+    pue : float or array, default 1.0
+        Power usage effectiveness [-], >= 1 in practice.
+    pool_fee : float or array, default 0.0
+        Pool fee as a fraction of revenue [-].
+
+    Returns
+    -------
+    float or ndarray
+        Breakeven power price [USD/MWh].
+    """
+    out = (
+        np.asarray(hashprice_usd_per_ph_day, dtype=np.float64)
+        * (1.0 - np.asarray(pool_fee, dtype=np.float64))
+        / (MWH_PER_PH_DAY_PER_J_PER_TH * np.asarray(efficiency_j_per_th) * np.asarray(pue))
+    )
+    return float(out) if out.ndim == 0 else out
+
+
+def network_hashrate_ehs(difficulty: float | np.ndarray) -> float | np.ndarray:
+    """Network hashrate implied by a difficulty at one block per 600 s.
+
+    Parameters
+    ----------
+    difficulty : float or array
+        Network difficulty D [-].
+
+    Returns
+    -------
+    float or ndarray
+        ``D * 2**32 / 600 / 1e18`` [EH/s].
+    """
+    out = np.asarray(difficulty, dtype=np.float64) * 2.0**32 / 600.0 / 1e18
+    return float(out) if out.ndim == 0 else out
+
+
+def difficulty_from_hashrate_ehs(hashrate_ehs: float | np.ndarray) -> float | np.ndarray:
+    """Difficulty at which a network hashrate finds one block per 600 s.
+
+    Parameters
+    ----------
+    hashrate_ehs : float or array
+        Network hashrate [EH/s].
+
+    Returns
+    -------
+    float or ndarray
+        ``hashrate_ehs * 1e18 * 600 / 2**32`` [-]; inverse of `network_hashrate_ehs`.
+    """
+    out = np.asarray(hashrate_ehs, dtype=np.float64) * 1e18 * 600.0 / 2.0**32
+    return float(out) if out.ndim == 0 else out
+
+
+def pue_table(
+    temp_c: np.ndarray, pue0: np.ndarray, pue_slope: np.ndarray, pue_ref_c: np.ndarray
+) -> np.ndarray:
+    """PUE of every site, cooling type and hour.
+
+    ``pue[s, q, t] = pue0[s, q] + pue_slope[s, q] * max(0, temp_c[s, t] - pue_ref_c[s, q])``.
+
+    Parameters
+    ----------
+    temp_c : float64[S, T]
+        Ambient temperature [degC].
+    pue0, pue_slope, pue_ref_c : float64[S, Q]
+        PUE at or below the reference [-], its rise per degree above [1/degC], reference
+        temperature [degC].
+
+    Returns
+    -------
+    float64[S, Q, T]
+        PUE [-].
+    """
+    temp = np.asarray(temp_c, dtype=np.float64)
+    excess_c = np.maximum(temp[:, None, :] - np.asarray(pue_ref_c)[:, :, None], 0.0)
+    return np.asarray(pue0)[:, :, None] + np.asarray(pue_slope)[:, :, None] * excess_c
+
+
+# --------------------------------------------------------------------------- compiled kernels
+
+
+@njit(inline="always", fastmath=FASTMATH_FLAGS)
+def _asic_hour(
+    temp_c, mwh_per_kw, usd_per_th_hour, ths_paid, alpha, kw, beta, t_ref, t_max, host_rate
+):
+    """(revenue [USD], energy [MWh]) of one ASIC in one hour.
+
+    ``ths_paid`` is hashrate x availability (0 for hosted machines) and ``host_rate`` the
+    hosting price (0 for own machines), so one branch-free formula covers both.
+    """
+    dt = max(temp_c - t_ref, 0.0)
+    e = kw * (1.0 + beta * dt) * mwh_per_kw
+    r = ths_paid * max(1.0 - alpha * dt, 0.0) * usd_per_th_hour + host_rate * e
+    on = temp_c <= t_max
+    return (r if on else 0.0), (e if on else 0.0)
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH_FLAGS)
+def _score_asics_fused(
+    usd_per_th_hour,
+    temp_c,
+    price_usd_per_mwh,
+    mwh_per_kw,
+    site,
+    cooling,
+    klass,
+    ths_paid,
+    alpha,
+    kw,
+    beta,
+    t_ref,
+    t_max,
+    host_rate,
+    n_classes,
+    block_hours,
+):
+    n_machines = site.shape[0]
+    n_hours = temp_c.shape[1]
+    n_blocks = (n_hours + block_hours - 1) // block_hours
+    revenue = np.zeros((n_classes, n_hours))
+    energy = np.zeros((n_classes, n_hours))
+    # partial[b, 0..4, m]: revenue, energy, hours in money, sum of breakevens, hours with e > 0
+    partial = np.empty((n_blocks, 5, n_machines))
+    for b in prange(n_blocks):
+        t0 = b * block_hours
+        t1 = min(n_hours, t0 + block_hours)
+        usd_b = usd_per_th_hour[t0:t1]
+        for m in range(n_machines):
+            s = site[m]
+            c = klass[m]
+            temp_b = temp_c[s, t0:t1]
+            price_b = price_usd_per_mwh[s, t0:t1]
+            pue_b = mwh_per_kw[s, cooling[m], t0:t1]
+            rev_b = revenue[c, t0:t1]
+            en_b = energy[c, t0:t1]
+            a = alpha[m]
+            w = kw[m]
+            be = beta[m]
+            tr = t_ref[m]
+            tm = t_max[m]
+            h = ths_paid[m]
+            hr = host_rate[m]
+            rev = 0.0
+            en = 0.0
+            in_money = 0.0
+            breakeven_sum = 0.0
+            n_on = 0.0
+            for i in range(t1 - t0):
+                r, e = _asic_hour(temp_b[i], pue_b[i], usd_b[i], h, a, w, be, tr, tm, hr)
+                rev_b[i] += r
+                en_b[i] += e
+                rev += r
+                en += e
+                on = e > 0.0
+                in_money += 1.0 if (on and r > e * price_b[i]) else 0.0
+                # the one division left: a mean of ratios needs r / e in every hour
+                breakeven_sum += r / e if on else 0.0
+                n_on += 1.0 if on else 0.0
+            partial[b, 0, m] = rev
+            partial[b, 1, m] = en
+            partial[b, 2, m] = in_money
+            partial[b, 3, m] = breakeven_sum
+            partial[b, 4, m] = n_on
+    machine_revenue = np.empty(n_machines)
+    machine_energy = np.empty(n_machines)
+    machine_in_money = np.empty(n_machines, dtype=np.int64)
+    machine_breakeven = np.empty(n_machines)
+    for m in prange(n_machines):
+        rev = 0.0
+        en = 0.0
+        in_money = 0.0
+        breakeven_sum = 0.0
+        n_on = 0.0
+        for b in range(n_blocks):
+            rev += partial[b, 0, m]
+            en += partial[b, 1, m]
+            in_money += partial[b, 2, m]
+            breakeven_sum += partial[b, 3, m]
+            n_on += partial[b, 4, m]
+        machine_revenue[m] = rev
+        machine_energy[m] = en
+        machine_in_money[m] = np.int64(in_money + 0.5)  # exact: counts < 2**53
+        machine_breakeven[m] = breakeven_sum / n_on if n_on > 0.0 else np.nan
+    return revenue, energy, machine_revenue, machine_energy, machine_in_money, machine_breakeven
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH_FLAGS)
+def _score_asics_matrix(
+    usd_per_th_hour,
+    temp_c,
+    mwh_per_kw,
+    site,
+    cooling,
+    ths_paid,
+    alpha,
+    kw,
+    beta,
+    t_ref,
+    t_max,
+    host_rate,
+):
+    n_machines = site.shape[0]
+    n_hours = temp_c.shape[1]
+    revenue = np.empty((n_machines, n_hours))
+    energy = np.empty((n_machines, n_hours))
+    breakeven = np.empty((n_machines, n_hours))
+    for m in prange(n_machines):
+        s = site[m]
+        temp_m = temp_c[s]
+        pue_m = mwh_per_kw[s, cooling[m]]
+        rev_m = revenue[m]
+        en_m = energy[m]
+        be_m = breakeven[m]
+        a = alpha[m]
+        w = kw[m]
+        be = beta[m]
+        tr = t_ref[m]
+        tm = t_max[m]
+        h = ths_paid[m]
+        hr = host_rate[m]
+        for t in range(n_hours):
+            r, e = _asic_hour(temp_m[t], pue_m[t], usd_per_th_hour[t], h, a, w, be, tr, tm, hr)
+            rev_m[t] = r
+            en_m[t] = e
+            be_m[t] = r / e if e > 0.0 else np.nan
+    return revenue, energy, breakeven
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH_FLAGS)
+def _score_gpus(
+    temp_c,
+    price_usd_per_mwh,
+    mwh_per_kw,
+    site,
+    cooling,
+    power_kw,
+    it_kw,
+    colocation,
+    gpus,
+    rate_usd_per_gpu_hour,
+    utilization,
+    lease_usd_per_kw_month,
+    power_pass_through,
+    beta,
+    t_ref,
+    t_max,
+):
+    n_servers = site.shape[0]
+    n_hours = temp_c.shape[1]
+    revenue = np.empty((n_servers, n_hours))
+    energy = np.empty((n_servers, n_hours))
+    for k in prange(n_servers):
+        s = site[k]
+        temp_k = temp_c[s]
+        price_k = price_usd_per_mwh[s]
+        pue_k = mwh_per_kw[s, cooling[k]]
+        rate_k = rate_usd_per_gpu_hour[k]
+        rev_k = revenue[k]
+        en_k = energy[k]
+        # cloud: gpus * rate * utilization; colocation: a flat hourly lease
+        cloud = 0.0 if colocation[k] else gpus[k] * utilization[k]
+        lease = lease_usd_per_kw_month[k] * it_kw[k] / HOURS_PER_MONTH if colocation[k] else 0.0
+        spot = 1.0 if power_pass_through[k] else 0.0
+        w = power_kw[k]
+        be = beta[k]
+        tr = t_ref[k]
+        tm = t_max[k]
+        for t in range(n_hours):
+            tc = temp_k[t]
+            e = w * (1.0 + be * max(tc - tr, 0.0)) * pue_k[t]
+            r = cloud * rate_k[t] + lease + spot * e * price_k[t]
+            on = tc <= tm
+            rev_k[t] = r if on else 0.0
+            en_k[t] = e if on else 0.0
+    return revenue, energy
+
+
+# --------------------------------------------------------------------------- public kernels
+
+
+def _floats(name: str, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    a = np.ascontiguousarray(x, dtype=np.float64)
+    if a.shape != shape:
+        raise ValueError(f"{name}: expected shape {shape}, got {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name}: NaN or inf")
+    return a
+
+
+def _indices(name: str, x: np.ndarray, n_rows: int, upper: int) -> np.ndarray:
+    a = np.ascontiguousarray(x)
+    if a.shape != (n_rows,) or (a.size and not np.issubdtype(a.dtype, np.integer)):
+        raise ValueError(f"{name}: expected {n_rows} integer indices, got {a.dtype}{a.shape}")
+    a = a.astype(np.int64, copy=False)
+    if a.size and (a.min() < 0 or a.max() >= upper):
+        raise ValueError(f"{name}: indices must lie in [0, {upper})")
+    return a
+
+
+def _site_tables(temp_c, price_usd_per_mwh, pue0, pue_slope, pue_ref_c):
+    temp = np.ascontiguousarray(temp_c, dtype=np.float64)
+    if temp.ndim != 2:
+        raise ValueError(f"temp_c: expected shape [S, T], got {temp.shape}")
+    n_sites, n_hours = temp.shape
+    temp = _floats("temp_c", temp, (n_sites, n_hours))
+    price = _floats("price_usd_per_mwh", price_usd_per_mwh, (n_sites, n_hours))
+    p0 = np.ascontiguousarray(pue0, dtype=np.float64)
+    if p0.ndim != 2 or p0.shape[0] != n_sites:
+        raise ValueError(f"pue0: expected shape [{n_sites}, Q], got {p0.shape}")
+    p0 = _floats("pue0", p0, p0.shape)
+    slope = _floats("pue_slope", pue_slope, p0.shape)
+    ref = _floats("pue_ref_c", pue_ref_c, p0.shape)
+    # e [MWh] = power [kW] * pue / 1000: fold the 1/1000 into the table once
+    mwh_per_kw = np.ascontiguousarray(pue_table(temp, p0, slope, ref) * 1e-3)
+    return temp, price, mwh_per_kw
+
+
+def _asic_arrays(
+    usd_per_th_hour,
+    temp_c,
+    price_usd_per_mwh,
+    pue0,
+    pue_slope,
+    pue_ref_c,
+    site,
+    cooling,
+    klass,
+    hashrate_ths,
+    power_kw,
+    availability,
+    alpha_per_c,
+    beta_per_c,
+    t_ref_c,
+    t_max_c,
+    hosted,
+    hosting_usd_per_mwh,
+    n_classes,
+):
+    temp, price, mwh_per_kw = _site_tables(temp_c, price_usd_per_mwh, pue0, pue_slope, pue_ref_c)
+    n_sites, n_cooling, n_hours = mwh_per_kw.shape
+    usd = _floats("usd_per_th_hour", usd_per_th_hour, (n_hours,))
+    n_machines = np.shape(site)[0] if np.ndim(site) == 1 else -1
+    if n_machines < 0:
+        raise ValueError("site: expected a 1-d array of site indices")
+    n_classes = int(n_classes)
+    site_i = _indices("site", site, n_machines, n_sites)
+    cooling_i = _indices("cooling", cooling, n_machines, n_cooling)
+    klass_i = _indices("klass", klass, n_machines, n_classes)
+    shape = (n_machines,)
+    hosted_b = np.asarray(hosted, dtype=bool)
+    if hosted_b.shape != shape:
+        raise ValueError(f"hosted: expected shape {shape}, got {hosted_b.shape}")
+    ths = _floats("hashrate_ths", hashrate_ths, shape)
+    ths = ths * _floats("availability", availability, shape)
+    host_rate = _floats("hosting_usd_per_mwh", hosting_usd_per_mwh, shape)
+    return dict(
+        usd_per_th_hour=usd,
+        temp_c=temp,
+        price_usd_per_mwh=price,
+        mwh_per_kw=mwh_per_kw,
+        site=site_i,
+        cooling=cooling_i,
+        klass=klass_i,
+        ths_paid=np.where(hosted_b, 0.0, ths),
+        alpha=_floats("alpha_per_c", alpha_per_c, shape),
+        kw=_floats("power_kw", power_kw, shape),
+        beta=_floats("beta_per_c", beta_per_c, shape),
+        t_ref=_floats("t_ref_c", t_ref_c, shape),
+        t_max=_floats("t_max_c", t_max_c, shape),
+        host_rate=np.where(hosted_b, host_rate, 0.0),
+        n_classes=n_classes,
+    )
+
+
+def block_hours_for(n_hours: int) -> int:
+    """Hours per parallel block of the fused kernel: a function of the horizon only.
+
+    Parameters
+    ----------
+    n_hours : int
+        Horizon [h].
+
+    Returns
+    -------
+    int
+        512 on long horizons (rows of 4 KiB stay in L1); shorter horizons are cut into about
+        8 blocks of at least 64 hours, so a week still spreads over threads. Because the
+        blocking never depends on the thread count, neither do the results.
+    """
+    block = -(-max(int(n_hours), 1) // 8)
+    block = -(-block // 8) * 8  # whole SIMD vectors
+    return min(_BLOCK_HOURS_MAX, max(_BLOCK_HOURS_MIN, block))
+
+
+def score_asics(
+    usd_per_th_hour: np.ndarray,
+    temp_c: np.ndarray,
+    price_usd_per_mwh: np.ndarray,
+    pue0: np.ndarray,
+    pue_slope: np.ndarray,
+    pue_ref_c: np.ndarray,
+    site: np.ndarray,
+    cooling: np.ndarray,
+    klass: np.ndarray,
+    hashrate_ths: np.ndarray,
+    power_kw: np.ndarray,
+    availability: np.ndarray,
+    alpha_per_c: np.ndarray,
+    beta_per_c: np.ndarray,
+    t_ref_c: np.ndarray,
+    t_max_c: np.ndarray,
+    hosted: np.ndarray,
+    hosting_usd_per_mwh: np.ndarray,
+    n_classes: int,
+) -> AsicScores:
+    """Score every ASIC in every hour, fused: class-hour sums and per-machine totals.
+
+    Nothing of size machines x hours is allocated: memory is O(C*T + M*T/512).
+
+    Parameters
+    ----------
+    usd_per_th_hour : float64[T]
+        ``btc_per_th_hour * btc_price_usd * (1 - pool_fee)`` [USD per TH/s per hour].
+    temp_c : float64[S, T]
+        Ambient temperature per site and hour [degC].
+    price_usd_per_mwh : float64[S, T]
+        Spot power price per site and hour [USD/MWh]; used for hours in the money only.
+    pue0, pue_slope, pue_ref_c : float64[S, Q]
+        Cooling parameters per site and cooling type: PUE [-], rise per degree above the
+        reference [1/degC], reference temperature [degC].
+    site, cooling, klass : int[M]
+        Site, cooling type and class index of each machine.
+    hashrate_ths : float64[M]
+        Nameplate hashrate [TH/s].
+    power_kw : float64[M]
+        Nameplate power at the wall, before PUE [kW].
+    availability : float64[M]
+        Fraction of hashrate delivered [-] (does not scale power).
+    alpha_per_c, beta_per_c : float64[M]
+        Hashrate loss and power rise per degree above ``t_ref_c`` [1/degC].
+    t_ref_c, t_max_c : float64[M]
+        Derating reference and trip temperature [degC]; the machine is off when
+        ``temp_c > t_max_c``.
+    hosted : bool[M]
+        Client machines: they earn ``hosting_usd_per_mwh * e`` instead of BTC.
+    hosting_usd_per_mwh : float64[M]
+        Hosting price [USD/MWh] (ignored for own machines).
+    n_classes : int
+        Number of classes C; ``klass`` lies in ``[0, C)``.
+
+    Returns
+    -------
+    AsicScores
+        ``revenue_usd``, ``energy_mwh`` [C, T] with every machine of the class running;
+        ``machine_revenue_usd`` [USD], ``machine_energy_mwh`` [MWh],
+        ``machine_hours_in_money`` (int64, hours with e > 0 and r > e * price) and
+        ``machine_mean_breakeven_usd_per_mwh`` (NaN when the machine is never on), all [M].
+    """
+    a = _asic_arrays(
+        usd_per_th_hour,
+        temp_c,
+        price_usd_per_mwh,
+        pue0,
+        pue_slope,
+        pue_ref_c,
+        site,
+        cooling,
+        klass,
+        hashrate_ths,
+        power_kw,
+        availability,
+        alpha_per_c,
+        beta_per_c,
+        t_ref_c,
+        t_max_c,
+        hosted,
+        hosting_usd_per_mwh,
+        n_classes,
+    )
+    n_hours = a["temp_c"].shape[1]
+    return AsicScores(*_score_asics_fused(**a, block_hours=block_hours_for(n_hours)))
+
+
+def score_asics_matrix(
+    usd_per_th_hour: np.ndarray,
+    temp_c: np.ndarray,
+    price_usd_per_mwh: np.ndarray,
+    pue0: np.ndarray,
+    pue_slope: np.ndarray,
+    pue_ref_c: np.ndarray,
+    site: np.ndarray,
+    cooling: np.ndarray,
+    klass: np.ndarray,
+    hashrate_ths: np.ndarray,
+    power_kw: np.ndarray,
+    availability: np.ndarray,
+    alpha_per_c: np.ndarray,
+    beta_per_c: np.ndarray,
+    t_ref_c: np.ndarray,
+    t_max_c: np.ndarray,
+    hosted: np.ndarray,
+    hosting_usd_per_mwh: np.ndarray,
+    n_classes: int,
+) -> AsicMatrix:
+    """Score every ASIC in every hour, returning full machine x hour matrices.
+
+    Same arguments and per-hour numbers as `score_asics`; allocates 3 x M x T float64
+    (24 bytes per machine-hour: 2.1 GB for 10k machines over a year), so keep it to small
+    fleets and tests. ``price_usd_per_mwh`` and ``klass`` are validated but unused.
+
+    Returns
+    -------
+    AsicMatrix
+        ``revenue_usd`` [USD], ``energy_mwh`` [MWh] and ``breakeven_usd_per_mwh`` (NaN where
+        the machine is off), each float64[M, T].
+    """
+    a = _asic_arrays(
+        usd_per_th_hour,
+        temp_c,
+        price_usd_per_mwh,
+        pue0,
+        pue_slope,
+        pue_ref_c,
+        site,
+        cooling,
+        klass,
+        hashrate_ths,
+        power_kw,
+        availability,
+        alpha_per_c,
+        beta_per_c,
+        t_ref_c,
+        t_max_c,
+        hosted,
+        hosting_usd_per_mwh,
+        n_classes,
+    )
+    del a["price_usd_per_mwh"], a["klass"], a["n_classes"]
+    return AsicMatrix(*_score_asics_matrix(**a))
+
+
+def score_gpus(
+    temp_c: np.ndarray,
+    price_usd_per_mwh: np.ndarray,
+    pue0: np.ndarray,
+    pue_slope: np.ndarray,
+    pue_ref_c: np.ndarray,
+    site: np.ndarray,
+    cooling: np.ndarray,
+    power_kw: np.ndarray,
+    it_kw: np.ndarray,
+    colocation: np.ndarray,
+    gpus: np.ndarray,
+    rate_usd_per_gpu_hour: np.ndarray,
+    utilization: np.ndarray,
+    lease_usd_per_kw_month: np.ndarray,
+    power_pass_through: np.ndarray,
+    beta_per_c: np.ndarray,
+    t_ref_c: np.ndarray,
+    t_max_c: np.ndarray,
+) -> GpuScores:
+    """Score one server of each GPU class in every hour.
+
+    Parameters
+    ----------
+    temp_c, price_usd_per_mwh : float64[S, T]
+        Ambient temperature [degC] and spot power price [USD/MWh] per site and hour.
+    pue0, pue_slope, pue_ref_c : float64[S, Q]
+        Cooling parameters, as in `score_asics`.
+    site, cooling : int[K]
+        Site and cooling type of each GPU class.
+    power_kw : float64[K]
+        Server power at the wall, before PUE [kW].
+    it_kw : float64[K]
+        IT load billed by a colocation lease [kW].
+    colocation : bool[K]
+        False: cloud model, ``r = gpus * rate_usd_per_gpu_hour[k, t] * utilization``;
+        True: colocation, ``r = lease_usd_per_kw_month * it_kw / 730``.
+    gpus : float64[K]
+        GPUs per server [-].
+    rate_usd_per_gpu_hour : float64[K, T]
+        Cloud price [USD per GPU-hour].
+    utilization : float64[K]
+        Fraction of GPU-hours sold [-].
+    lease_usd_per_kw_month : float64[K]
+        Colocation price [USD per kW-month].
+    power_pass_through : bool[K]
+        The tenant reimburses energy at spot: adds ``e * price_usd_per_mwh[s, t]``.
+    beta_per_c, t_ref_c, t_max_c : float64[K]
+        Power rise per degree [1/degC] above ``t_ref_c`` [degC]; trip temperature [degC]
+        above which the server is off (revenue and energy 0).
+
+    Returns
+    -------
+    GpuScores
+        ``revenue_usd`` [USD] and ``energy_mwh`` [MWh] of one server, each float64[K, T].
+    """
+    temp, price, mwh_per_kw = _site_tables(temp_c, price_usd_per_mwh, pue0, pue_slope, pue_ref_c)
+    n_sites, n_cooling, n_hours = mwh_per_kw.shape
+    if np.ndim(site) != 1:
+        raise ValueError("site: expected a 1-d array of site indices")
+    shape = (np.shape(site)[0],)
+    colo = np.asarray(colocation, dtype=bool)
+    pass_through = np.ascontiguousarray(power_pass_through, dtype=bool)
+    if colo.shape != shape or pass_through.shape != shape:
+        raise ValueError(f"colocation, power_pass_through: expected shape {shape}")
+    rate = _floats("rate_usd_per_gpu_hour", rate_usd_per_gpu_hour, (shape[0], n_hours))
+    return GpuScores(
+        *_score_gpus(
+            temp,
+            price,
+            mwh_per_kw,
+            _indices("site", site, shape[0], n_sites),
+            _indices("cooling", cooling, shape[0], n_cooling),
+            _floats("power_kw", power_kw, shape),
+            _floats("it_kw", it_kw, shape),
+            np.ascontiguousarray(colo),
+            _floats("gpus", gpus, shape),
+            rate,
+            _floats("utilization", utilization, shape),
+            _floats("lease_usd_per_kw_month", lease_usd_per_kw_month, shape),
+            pass_through,
+            _floats("beta_per_c", beta_per_c, shape),
+            _floats("t_ref_c", t_ref_c, shape),
+            _floats("t_max_c", t_max_c, shape),
+        )
+    )
