@@ -16,6 +16,7 @@ from models.synthetic import (
     generate,
     west_texas_temp_c,
 )
+from models.synthetic import _ar1 as ar1
 
 SEEDS = [1, 7, 42]
 YEAR = pd.date_range("2026-01-01", periods=8760, freq="h", tz="UTC")
@@ -51,6 +52,21 @@ def year(request):
 def test_runs_helper():
     # [T T F T T T F T] -> runs 2, 3, 1
     np.testing.assert_array_equal(_runs(np.array([1, 1, 0, 1, 1, 1, 0, 1], bool)), [2, 3, 1])
+
+
+def test_ar1_scan_equals_recursion():
+    # x_0 = e_0, x_t = phi x_{t-1} + sqrt(1 - phi^2) e_t, written out for 4 shocks.
+    e = np.array([1.0, -2.0, 0.5, 3.0])
+    phi, c = 0.9, np.sqrt(1 - 0.81)
+    x1 = 0.9 * 1.0 + c * -2.0
+    x2 = 0.9 * x1 + c * 0.5
+    x3 = 0.9 * x2 + c * 3.0
+    np.testing.assert_allclose(ar1(e, phi), [1.0, x1, x2, x3], rtol=1e-14)
+    np.testing.assert_array_equal(e, [1.0, -2.0, 0.5, 3.0])  # input left untouched
+    # Long series: unit variance and lag-1 correlation phi (20,000 draws: sd error ~0.01-0.03).
+    x = ar1(np.random.default_rng(0).standard_normal(20_000), 0.8)
+    assert x.std() == pytest.approx(1.0, abs=0.05)
+    assert np.corrcoef(x[1:], x[:-1])[0, 1] == pytest.approx(0.8, abs=0.02)
 
 
 # ----------------------------------------------------------------------------------- price
