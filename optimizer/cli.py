@@ -261,3 +261,48 @@ def hashprice(
             f"breakeven power    ${result['breakeven_usd_per_mwh']:,.2f} /MWh at {efficiency_j_th:g} J/TH, "
             f"PUE {pue:g}, pool fee {pool_fee:.1%}"
         )
+
+
+@main.command()
+@scenario_argument
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for machines.csv, class_hours.parquet and margin_by_class.png.")
+@user_errors
+def score(scenario: str | None, out_dir: Path) -> None:
+    """Score every machine for every hour (no LP): revenue, energy, breakeven, margin at spot.
+
+    Without SCENARIO, scores the built-in example. Hosted classes earn their hosting rate.
+
+    \b
+    Example:
+      hashpivot score my-site/scenario.toml --out scores/
+    """
+    import time
+
+    from optimizer.report_scores import write_scores
+    from optimizer.score import score_scenario
+
+    t0 = time.perf_counter()
+    s = load_or_example(scenario)
+    click.echo(f"load      {time.perf_counter() - t0:6.2f} s  {len(s.fleet):,} machines x {s.hours:,} hours", err=True)
+    t1 = time.perf_counter()
+    scores = score_scenario(s)
+    click.echo(f"kernel    {time.perf_counter() - t1:6.2f} s", err=True)
+    paths = write_scores(s, scores, out_dir)
+    m = scores.machines
+    click.echo(f"hashprice ${scores.hashprice_usd_per_ph_day.mean():,.2f} /PH/s/day mean")
+    if len(m):
+        by_class = m.groupby("class", sort=False).agg(
+            machines=("machine_id", "size"),
+            revenue_usd=("revenue_usd", "sum"),
+            energy_mwh=("energy_mwh", "sum"),
+            breakeven=("mean_breakeven_usd_per_mwh", "mean"),
+            hours_in_money=("hours_in_money", "mean"),
+        )
+        click.echo(f"\n{'class':<44}{'machines':>9}{'revenue $M':>11}{'GWh':>8}{'breakeven':>10}{'h in money':>11}")
+        for name, row in by_class.iterrows():
+            click.echo(
+                f"{name:<44}{int(row.machines):>9,}{row.revenue_usd / 1e6:>11,.2f}{row.energy_mwh / 1e3:>8,.1f}"
+                f"{row.breakeven:>10,.1f}{row.hours_in_money:>11,.0f}"
+            )
+    click.echo("\nwrote " + ", ".join(str(p) for p in paths))

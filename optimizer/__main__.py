@@ -1,0 +1,5 @@
+"""``python -m optimizer`` runs the hashpivot CLI."""
+
+from optimizer.cli import main
+
+main()
