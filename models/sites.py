@@ -15,6 +15,8 @@ from models.fields import Where, check_keys, number, one_of, text
 from models.series import resolve_series
 
 HOURS_PER_YEAR = 8760.0
+#: Largest credible site [MW]: the biggest mining/HPC campuses draw ~1 GW; more is a unit slip.
+MAX_SITE_MW = 5000.0
 
 SITE_KEYS = (
     "name",
@@ -138,6 +140,11 @@ def parse_site(
 
     interconnect = number(table, "interconnect_mw", where, unit="MW", minimum=0.0)
     hall = number(table, "mining_hall_mw", where, unit="MW", default=interconnect, minimum=0.0)
+    for key, mw in (("interconnect_mw", interconnect), ("mining_hall_mw", hall)):
+        if mw > MAX_SITE_MW:
+            raise (where / key).error(
+                f"{mw:,.0f} MW is more than any single site draws (> {MAX_SITE_MW:,.0f} MW): kW entered as MW?"
+            )
     convertible = number(table, "convertible_mw", where, unit="MW", default=0.0, minimum=0.0)
     if convertible > hall:
         raise (where / "convertible_mw").error(

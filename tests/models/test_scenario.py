@@ -279,6 +279,12 @@ def test_negative_capacity_and_count():
     assert "fleet[0].count: expected a whole number >= 0, got -3" in error_of(doc)
 
 
+def test_site_megawatts_typed_as_kilowatts():
+    doc = tiny_doc()
+    doc["sites"][0].update(interconnect_mw=100_000, mining_hall_mw=10)
+    assert "interconnect_mw: 100,000 MW is more than any single site draws" in error_of(doc)
+
+
 def test_efficiency_catches_watts_typed_as_kilowatts():
     doc = tiny_doc()
     doc["fleet"][0].update(hashrate_ths=200, power_kw=3500)  # 3500 W typed as kW
