@@ -19,6 +19,7 @@ from models.catalog import (
     COOLING_TYPES,
     DERATING,
     GPU_COOLING,
+    CatalogModel,
     catalog,
     models_of_kind,
 )
@@ -223,6 +224,21 @@ class GpuClass:
         return self.capex_usd_per_server / (self.life_years * HOURS_PER_YEAR)
 
 
+def _catalog_entry(
+    name: str, kind: str, explicit: bool, where: Where, *, what: str
+) -> CatalogModel | None:
+    """The catalog row of ``name``; unknown names are an error unless figures are ``explicit``."""
+    cat = catalog().get(name)
+    if cat is None and not explicit:
+        one_of(name, models_of_kind(kind), where, what=what)
+    if cat is not None and cat.kind != kind:
+        table = "[[gpus]]" if cat.kind == "gpu" else "[[fleet]]"
+        raise where.error(
+            f"'{name}' is {'a GPU server' if cat.kind == 'gpu' else 'an ASIC'}; list it under {table}"
+        )
+    return cat
+
+
 def _derating(row: Mapping[str, Any], where: Where, cooling: str) -> dict[str, float]:
     base = DERATING[cooling]
     return {
@@ -284,17 +300,13 @@ class _FleetBuilder:
         site = self._site(text(row, "site", where), where / "site")
         name = text(row, "model", where)
         count = integer(row, "count", where, minimum=0)
-        cat = catalog().get(name)
-        explicit = "hashrate_ths" in row and "power_kw" in row
-        if cat is None and not explicit:
-            one_of(
-                name,
-                models_of_kind("asic"),
-                where / "model",
-                what="catalog model (or give hashrate_ths and power_kw)",
-            )
-        if cat is not None and cat.kind != "asic":
-            raise (where / "model").error(f"'{name}' is a GPU server; list it under [[gpus]]")
+        cat = _catalog_entry(
+            name,
+            "asic",
+            "hashrate_ths" in row and "power_kw" in row,
+            where / "model",
+            what="catalog model (or give hashrate_ths and power_kw)",
+        )
         hashrate = number(
             row,
             "hashrate_ths",
@@ -554,16 +566,13 @@ def parse_gpu_class(
         one_of(text(row, "site", where), site_names, where / "site", what="site")
     )
     model = text(row, "model", where, default="custom")
-    cat = catalog().get(model)
-    if cat is None and "power_kw" not in row:
-        one_of(
-            model,
-            models_of_kind("gpu"),
-            where / "model",
-            what="catalog GPU server (or give power_kw, it_kw, gpus)",
-        )
-    if cat is not None and cat.kind != "gpu":
-        raise (where / "model").error(f"'{model}' is an ASIC; list it under [[fleet]]")
+    cat = _catalog_entry(
+        model,
+        "gpu",
+        "power_kw" in row,
+        where / "model",
+        what="catalog GPU server (or give power_kw, it_kw, gpus)",
+    )
     power = number(
         row,
         "power_kw",

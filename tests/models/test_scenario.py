@@ -472,3 +472,21 @@ def test_documents_are_not_mutated():
     before = copy.deepcopy(doc)
     build(doc)
     assert doc == before
+
+
+def test_gpu_listed_as_asic_and_back():
+    doc = tiny_doc()
+    doc["fleet"][0]["model"] = "H100 x8"
+    assert "'H100 x8' is a GPU server; list it under [[gpus]]" in error_of(doc)
+    doc = tiny_doc()
+    doc["gpus"] = [
+        {
+            "name": "g",
+            "site": "odessa",
+            "model": "S21",
+            "max_servers": 1,
+            "pricing": "cloud",
+            "rate_usd_per_gpu_hour": 2.0,
+        }
+    ]
+    assert "'S21' is an ASIC; list it under [[fleet]]" in error_of(doc)
