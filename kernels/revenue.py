@@ -344,16 +344,21 @@ def _score_asics_fused(
     t_ref,
     t_max,
     host_rate,
-    n_classes,
     block_hours,
+    revenue,
+    energy,
+    partial,
+    machine_revenue,
+    machine_energy,
+    machine_in_money,
+    machine_breakeven,
 ):
+    # Outputs come allocated by numpy (zeroed revenue, energy): numpy asks the OS for huge
+    # pages on big arrays, which makes first-touch page faults several times cheaper.
+    # partial[b, 0..4, m]: revenue, energy, hours in money, sum of breakevens, hours with e > 0
     n_machines = site.shape[0]
     n_hours = temp_c.shape[1]
-    n_blocks = (n_hours + block_hours - 1) // block_hours
-    revenue = np.zeros((n_classes, n_hours))
-    energy = np.zeros((n_classes, n_hours))
-    # partial[b, 0..4, m]: revenue, energy, hours in money, sum of breakevens, hours with e > 0
-    partial = np.empty((n_blocks, 5, n_machines))
+    n_blocks = partial.shape[0]
     for b in prange(n_blocks):
         t0 = b * block_hours
         t1 = min(n_hours, t0 + block_hours)
@@ -394,10 +399,6 @@ def _score_asics_fused(
             partial[b, 2, m] = in_money
             partial[b, 3, m] = breakeven_sum
             partial[b, 4, m] = n_on
-    machine_revenue = np.empty(n_machines)
-    machine_energy = np.empty(n_machines)
-    machine_in_money = np.empty(n_machines, dtype=np.int64)
-    machine_breakeven = np.empty(n_machines)
     for m in prange(n_machines):
         rev = 0.0
         en = 0.0
@@ -414,7 +415,6 @@ def _score_asics_fused(
         machine_energy[m] = en
         machine_in_money[m] = np.int64(in_money + 0.5)  # exact: counts < 2**53
         machine_breakeven[m] = breakeven_sum / n_on if n_on > 0.0 else np.nan
-    return revenue, energy, machine_revenue, machine_energy, machine_in_money, machine_breakeven
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH_FLAGS)
@@ -431,12 +431,12 @@ def _score_asics_matrix(
     t_ref,
     t_max,
     host_rate,
+    revenue,
+    energy,
+    breakeven,
 ):
     n_machines = site.shape[0]
     n_hours = temp_c.shape[1]
-    revenue = np.empty((n_machines, n_hours))
-    energy = np.empty((n_machines, n_hours))
-    breakeven = np.empty((n_machines, n_hours))
     for m in prange(n_machines):
         s = site[m]
         temp_m = temp_c[s]
@@ -456,7 +456,6 @@ def _score_asics_matrix(
             rev_m[t] = r
             en_m[t] = e
             be_m[t] = r / e if e > 0.0 else np.nan
-    return revenue, energy, breakeven
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH_FLAGS)
@@ -477,11 +476,11 @@ def _score_gpus(
     beta,
     t_ref,
     t_max,
+    revenue,
+    energy,
 ):
     n_servers = site.shape[0]
     n_hours = temp_c.shape[1]
-    revenue = np.empty((n_servers, n_hours))
-    energy = np.empty((n_servers, n_hours))
     for k in prange(n_servers):
         s = site[k]
         temp_k = temp_c[s]
@@ -505,7 +504,6 @@ def _score_gpus(
             on = tc <= tm
             rev_k[t] = r if on else 0.0
             en_k[t] = e if on else 0.0
-    return revenue, energy
 
 
 # --------------------------------------------------------------------------- public kernels
@@ -710,8 +708,30 @@ def score_asics(
         hosting_usd_per_mwh,
         n_classes,
     )
-    n_hours = a["temp_c"].shape[1]
-    return AsicScores(*_score_asics_fused(**a, block_hours=block_hours_for(n_hours)))
+    n_machines, n_hours, n_classes = len(a["site"]), a["temp_c"].shape[1], a.pop("n_classes")
+    block_hours = block_hours_for(n_hours)
+    n_blocks = -(-n_hours // block_hours)
+    out = AsicScores(
+        revenue_usd=np.zeros((n_classes, n_hours)),
+        energy_mwh=np.zeros((n_classes, n_hours)),
+        machine_revenue_usd=np.empty(n_machines),
+        machine_energy_mwh=np.empty(n_machines),
+        machine_hours_in_money=np.empty(n_machines, dtype=np.int64),
+        machine_mean_breakeven_usd_per_mwh=np.empty(n_machines),
+    )
+    partial = np.empty((n_blocks, 5, n_machines))
+    _score_asics_fused(
+        **a,
+        block_hours=block_hours,
+        revenue=out.revenue_usd,
+        energy=out.energy_mwh,
+        partial=partial,
+        machine_revenue=out.machine_revenue_usd,
+        machine_energy=out.machine_energy_mwh,
+        machine_in_money=out.machine_hours_in_money,
+        machine_breakeven=out.machine_mean_breakeven_usd_per_mwh,
+    )
+    return out
 
 
 def score_asics_matrix(
@@ -769,7 +789,12 @@ def score_asics_matrix(
         n_classes,
     )
     del a["price_usd_per_mwh"], a["klass"], a["n_classes"]
-    return AsicMatrix(*_score_asics_matrix(**a))
+    shape = (len(a["site"]), a["temp_c"].shape[1])
+    out = AsicMatrix(np.empty(shape), np.empty(shape), np.empty(shape))
+    _score_asics_matrix(
+        **a, revenue=out.revenue_usd, energy=out.energy_mwh, breakeven=out.breakeven_usd_per_mwh
+    )
+    return out
 
 
 def score_gpus(
@@ -838,23 +863,25 @@ def score_gpus(
     if colo.shape != shape or pass_through.shape != shape:
         raise ValueError(f"colocation, power_pass_through: expected shape {shape}")
     rate = _floats("rate_usd_per_gpu_hour", rate_usd_per_gpu_hour, (shape[0], n_hours))
-    return GpuScores(
-        *_score_gpus(
-            temp,
-            price,
-            mwh_per_kw,
-            _indices("site", site, shape[0], n_sites),
-            _indices("cooling", cooling, shape[0], n_cooling),
-            _floats("power_kw", power_kw, shape),
-            _floats("it_kw", it_kw, shape),
-            np.ascontiguousarray(colo),
-            _floats("gpus", gpus, shape),
-            rate,
-            _floats("utilization", utilization, shape),
-            _floats("lease_usd_per_kw_month", lease_usd_per_kw_month, shape),
-            pass_through,
-            _floats("beta_per_c", beta_per_c, shape),
-            _floats("t_ref_c", t_ref_c, shape),
-            _floats("t_max_c", t_max_c, shape),
-        )
+    out = GpuScores(np.empty((shape[0], n_hours)), np.empty((shape[0], n_hours)))
+    _score_gpus(
+        temp,
+        price,
+        mwh_per_kw,
+        _indices("site", site, shape[0], n_sites),
+        _indices("cooling", cooling, shape[0], n_cooling),
+        _floats("power_kw", power_kw, shape),
+        _floats("it_kw", it_kw, shape),
+        np.ascontiguousarray(colo),
+        _floats("gpus", gpus, shape),
+        rate,
+        _floats("utilization", utilization, shape),
+        _floats("lease_usd_per_kw_month", lease_usd_per_kw_month, shape),
+        pass_through,
+        _floats("beta_per_c", beta_per_c, shape),
+        _floats("t_ref_c", t_ref_c, shape),
+        _floats("t_max_c", t_max_c, shape),
+        out.revenue_usd,
+        out.energy_mwh,
     )
+    return out
