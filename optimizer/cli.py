@@ -306,3 +306,132 @@ def score(scenario: str | None, out_dir: Path) -> None:
                 f"{row.breakeven:>10,.1f}{row.hours_in_money:>11,.0f}"
             )
     click.echo("\nwrote " + ", ".join(str(p) for p in paths))
+
+
+class _StudyProgress:
+    """A progress bar with ETA on stderr for ``hashpivot study`` (rows as they arrive)."""
+
+    def __init__(self) -> None:
+        self.bar = None
+        self.failed: list[dict] = []
+
+    def start(self, total: int, done: int) -> None:
+        import sys
+
+        if done:
+            click.echo(f"resuming: {done} of {total} scenarios already done", err=True)
+        self.bar = click.progressbar(
+            length=total, label="scenarios", file=sys.stderr, show_eta=True, show_pos=True
+        )
+        self.bar.__enter__()
+        self.bar.update(done)
+
+    def row(self, row: dict) -> None:
+        if row.get("error"):
+            self.failed.append(row)
+        if row.get("origin") == "refine":
+            click.echo(
+                f"\nrefine {row['scenario_id']}: MW to HPC {row.get('hpc_mw_converted', float('nan')):.2f}",
+                err=True,
+            )
+        elif self.bar is not None:
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+@main.command()
+@click.argument("study_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Results folder: Parquet parts, manifest.json, summary.csv, charts.")
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="Local worker processes [default: one per CPU core; 0: run in this process].")
+@click.option("--scheduler", metavar="ADDR",
+              help="Run on a dask.distributed cluster, e.g. tcp://10.0.0.5:8786 "
+                   "(needs pip install hashpivot[dist]).")
+@click.option("--resume", is_flag=True, help="Skip the scenarios --out already holds (same study only).")
+@click.option("--refine", metavar="FIELD",
+              help="Bisect the tipping points on this axis, e.g. market.btc_price_usd.")
+@click.option("--tolerance", type=float,
+              help="Refine until brackets are this narrow, in FIELD's unit [default: axis span / 1000].")
+@click.option("--example", "example_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write example study files (study.toml, monte_carlo.toml) into this folder.")
+@click.option("--no-charts", is_flag=True, help="Skip the PNG charts.")
+@user_errors
+def study(study_file, out_dir, workers, scheduler, resume, refine, tolerance, example_dir, no_charts) -> None:
+    """Run a what-if study: many scenarios (grids, samples, Monte Carlo paths) through kernel + LP.
+
+    Each scenario's result is one row in OUT (Parquet parts + manifest.json, written as rows
+    arrive; --resume continues an interrupted study), then OUT/summary.csv, tipping.csv
+    (where the plan changes regime along each axis), axes.png and, for Monte Carlo studies,
+    risk.json (P10/P50/P90 of margin, probability of a loss) and monte_carlo.png. A scenario
+    that fails (bad input, infeasible, solver failure) is recorded with its status and message;
+    the others go on. The study file format: docs/study.md.
+
+    \b
+    Example:
+      hashpivot study --example studies/
+      hashpivot study studies/study.toml --out results/ --workers 2
+      hashpivot study studies/study.toml --out results/ --resume --refine market.btc_price_usd
+      hashpivot study studies/monte_carlo.toml --out mc/ --scheduler tcp://10.0.0.5:8786
+    """
+    import signal
+
+    from optimizer.study import read_study, run_study, write_example_study
+
+    if example_dir is not None:
+        paths = write_example_study(example_dir)
+        click.echo("wrote " + ", ".join(str(p) for p in paths))
+        click.echo(f"run it:  hashpivot study {paths[0]} --out {example_dir / 'results'}")
+        return
+    if study_file is None or out_dir is None:
+        raise _Failure("give a STUDY file and --out DIR (or --example DIR)", EXIT_BAD_INPUT)
+    definition = read_study(study_file)
+    progress = _StudyProgress()
+
+    def _terminate(signum, frame):  # a polite kill: save what is done, like Ctrl-C
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        result = run_study(
+            definition, out_dir, workers=workers, scheduler=scheduler, resume=resume,
+            refine=refine, tolerance=tolerance, on_start=progress.start, on_row=progress.row,
+            charts=not no_charts,
+        )
+    except KeyboardInterrupt:
+        progress.close()
+        raise _Failure(
+            f"interrupted: finished scenarios are saved in {out_dir}; continue with --resume", 130
+        ) from None
+    finally:
+        progress.close()
+        signal.signal(signal.SIGTERM, previous)
+    click.echo(
+        f"{result.total} scenarios ({result.skipped} already done), {result.ran} run now, "
+        f"{result.failed} failed, {result.seconds:.1f} s"
+    )
+    for row in progress.failed[:5]:
+        click.echo(f"  {row['scenario_id']} {row['status']}: {row['error']}", err=True)
+    if len(progress.failed) > 5:
+        click.echo(f"  ... {len(progress.failed) - 5} more failures in summary.csv", err=True)
+    tipping = result.tipping
+    if tipping is not None and len(tipping):
+        click.echo("tipping points (value where the plan changes regime, others held):")
+        for _, t in tipping.head(12).iterrows():
+            click.echo(
+                f"  {t.axis} = {t.tipping_value:,.6g} (+/- {t.width / 2:,.3g}) {t.others}: "
+                f"MW to HPC {t.hpc_mw_converted_lo:.1f} -> {t.hpc_mw_converted_hi:.1f}, "
+                f"mining share {t.mining_share_lo:.0%} -> {t.mining_share_hi:.0%}"
+            )
+    risk = result.risk
+    if risk and "margin_usd" in risk:
+        m = risk["margin_usd"]
+        click.echo(
+            f"margin P10/P50/P90 ${m['p10'] / 1e6:,.2f}M / ${m['p50'] / 1e6:,.2f}M / "
+            f"${m['p90'] / 1e6:,.2f}M; P(margin < 0) = {risk['probability_margin_negative']:.1%}"
+        )
+    click.echo("wrote " + ", ".join(p.name for p in result.files) + f" in {out_dir}")

@@ -1,0 +1,274 @@
+"""Study results on disk: Parquet part files plus a JSON manifest, each written atomically.
+
+Layout of a results folder ``OUT/``::
+
+    manifest.json         study hash, planned scenario ids, parts and the ids each holds
+    part-00000.parquet    result rows (one per scenario), a few rows per part
+    part-00001.parquet    ...
+    summary.csv           every row sorted by scenario id (written after the run)
+
+Every file is written to a temporary file in ``OUT/``, flushed, fsynced and moved into place with
+``os.replace``, so a reader (or a resumed run) sees either the old or the new file, never half
+of one. A part is written *before* the manifest names it: a kill between the two leaves a
+complete part the manifest does not list, which :meth:`ResultStore.open` adopts on resume. A
+kill therefore loses at most the rows not yet written (in flight, or buffered for less than
+``flush_seconds``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from models import ScenarioError
+
+MANIFEST = "manifest.json"
+FORMAT = "hashpivot-study/1"
+_PART = re.compile(r"^part-(\d{5,})\.parquet$")
+#: Rows per part at most; a part is also written when its oldest row waited ``flush_seconds``.
+BATCH_ROWS = 8
+#: More parts than this are merged into one when the store closes.
+COMPACT_PARTS = 32
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write ``path`` atomically: ``write(tmp)`` into a temp file in the same folder, fsync,
+    ``os.replace``, then fsync the folder so the rename itself is durable."""
+    path = Path(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. Windows: directories cannot be opened
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Atomically write ``data`` as indented JSON."""
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=1, default=str) + "\n"))
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> None:
+    """Atomically write a CSV."""
+    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
+
+
+class ResultStore:
+    """Rows of one study in one folder, appended in parts, resumable.
+
+    Use :meth:`open`; then :meth:`add` rows, :meth:`flush_due` / :meth:`flush` to write parts,
+    :meth:`read` to get every row, :meth:`close` at the end.
+    """
+
+    def __init__(self, out: Path, manifest: dict[str, Any]):
+        self.out = out
+        self.manifest = manifest
+        self._buffer: list[dict[str, Any]] = []
+        self._oldest = 0.0
+        self._next_part = 1 + max((_part_number(p) for p in manifest["parts"]), default=-1)
+
+    # ---------------------------------------------------------------- opening and resuming
+    @classmethod
+    def open(cls, out: str | Path, study, scenario_ids: list[str], *, resume: bool) -> ResultStore:
+        """Open ``out`` for ``study``: a fresh store, or (``resume``) the one already there.
+
+        Raises
+        ------
+        ScenarioError
+            ``out`` holds results and ``resume`` is false; or it holds another study (its
+            hash differs); or its manifest cannot be read.
+        """
+        out = Path(out)
+        path = out / MANIFEST
+        if path.exists():
+            if not resume:
+                raise ScenarioError(
+                    f"{out} already holds study results ({MANIFEST}); pass --resume to continue "
+                    "that study, or choose another --out"
+                )
+            try:
+                manifest = json.loads(path.read_text())
+                held = manifest["study_hash"]
+                manifest["parts"] = dict(manifest["parts"])
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise ScenarioError(f"{path}: cannot read the manifest: {exc}") from None
+            if held != study.hash:
+                raise ScenarioError(
+                    f"{out} holds a different study ({manifest.get('study', {}).get('source')}, "
+                    f"hash {held[:12]}); this one ({study.source}) hashes to {study.hash[:12]}: "
+                    "its base scenario, overrides, axes or Monte Carlo settings changed. Use "
+                    "another --out"
+                )
+            store = cls(out, manifest)
+            store._adopt_orphans()
+            store.plan_ids(scenario_ids)
+            return store
+        out.mkdir(parents=True, exist_ok=True)
+        manifest = {
+            "format": FORMAT,
+            "study_hash": study.hash,
+            "study": {
+                "name": study.name,
+                "source": study.source,
+                "base": study.base,
+                "combine": study.combine,
+                "axes": [{"path": a.path, "kind": a.kind, "n": len(a.values)} for a in study.axes],
+                "monte_carlo": None
+                if study.monte_carlo is None
+                else dict(study.monte_carlo.__dict__),
+            },
+            "scenario_ids": list(scenario_ids),
+            "parts": {},
+            "done_ids": [],
+            "created_unix": time.time(),
+        }
+        store = cls(out, manifest)
+        store._write_manifest()
+        return store
+
+    def _adopt_orphans(self) -> None:
+        """Take in parts written before a kill stopped the manifest update; drop temp files."""
+        for tmp in self.out.glob(".*.tmp"):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        changed = False
+        for part in sorted(self.out.glob("part-*.parquet")):
+            if _PART.match(part.name) and part.name not in self.manifest["parts"]:
+                ids = pd.read_parquet(part, columns=["scenario_id"])["scenario_id"].tolist()
+                self.manifest["parts"][part.name] = ids
+                changed = True
+        self._next_part = 1 + max((_part_number(p) for p in self.manifest["parts"]), default=-1)
+        if changed:
+            self._write_manifest()
+
+    # ---------------------------------------------------------------- state
+    def done_ids(self) -> set[str]:
+        """Scenario ids with a stored row (any status)."""
+        return {sid for ids in self.manifest["parts"].values() for sid in ids}
+
+    def plan_ids(self, ids: Iterable[str]) -> None:
+        """Add scenario ids to the manifest's plan (keeps order, no duplicates)."""
+        planned = self.manifest["scenario_ids"]
+        known = set(planned)
+        new = [i for i in ids if i not in known]
+        if new:
+            planned.extend(new)
+            self._write_manifest()
+
+    # ---------------------------------------------------------------- writing
+    def add(self, row: dict[str, Any]) -> None:
+        """Buffer one row; a full batch is written at once."""
+        if not self._buffer:
+            self._oldest = time.monotonic()
+        self._buffer.append(row)
+        if len(self._buffer) >= BATCH_ROWS:
+            self.flush()
+
+    def flush_due(self, flush_seconds: float) -> None:
+        """Write the buffer when its oldest row has waited ``flush_seconds``."""
+        if self._buffer and time.monotonic() - self._oldest >= flush_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write buffered rows as a new part, then the manifest naming it."""
+        if not self._buffer:
+            return
+        rows = list(self._buffer)
+        name = f"part-{self._next_part:05d}.parquet"
+        frame = pd.DataFrame(rows)
+        atomic_write(self.out / name, lambda tmp: frame.to_parquet(tmp, index=False))
+        self._next_part += 1
+        self.manifest["parts"][name] = [r["scenario_id"] for r in rows]
+        self._buffer.clear()  # the part is safe: a repeat of the manifest write cannot lose it
+        self._write_manifest()
+
+    def _write_manifest(self) -> None:
+        self.manifest["done_ids"] = sorted(self.done_ids())
+        planned = self.manifest["scenario_ids"]
+        self.manifest["complete"] = set(planned) <= set(self.manifest["done_ids"])
+        self.manifest["updated_unix"] = time.time()
+        write_json(self.out / MANIFEST, self.manifest)
+
+    def close(self) -> None:
+        """Write what is buffered and merge many small parts into one."""
+        self.flush()
+        if len(self.manifest["parts"]) > COMPACT_PARTS:
+            self.compact()
+
+    def compact(self) -> None:
+        """Merge every part into one (written first; the old parts go after the manifest)."""
+        frame = self.read()
+        old = list(self.manifest["parts"])
+        name = f"part-{self._next_part:05d}.parquet"
+        atomic_write(self.out / name, lambda tmp: frame.to_parquet(tmp, index=False))
+        self._next_part += 1
+        self.manifest["parts"] = {name: frame["scenario_id"].tolist()}
+        self._write_manifest()
+        for part in old:
+            with contextlib.suppress(OSError):
+                (self.out / part).unlink()
+
+    # ---------------------------------------------------------------- reading
+    def read(self) -> pd.DataFrame:
+        """Every stored row (the last one per scenario id), sorted by scenario id."""
+        return read_parts(self.out, list(self.manifest["parts"]))
+
+
+def _part_number(name: str) -> int:
+    match = _PART.match(name)
+    return int(match.group(1)) if match else -1
+
+
+def read_parts(out: Path, parts: list[str]) -> pd.DataFrame:
+    """Concatenate part files; one row per scenario id (the last written), sorted by id."""
+    frames = [pd.read_parquet(Path(out) / p) for p in sorted(parts, key=_part_number)]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame({"scenario_id": pd.Series([], dtype=object)})
+    frame = pd.concat(frames, ignore_index=True)
+    frame = frame.drop_duplicates("scenario_id", keep="last")
+    return frame.sort_values("scenario_id", kind="stable").reset_index(drop=True)
+
+
+def read_results(out: str | Path) -> pd.DataFrame:
+    """Every row of the study stored in ``out`` (as :meth:`ResultStore.read`)."""
+    out = Path(out)
+    path = out / MANIFEST
+    if not path.is_file():
+        raise ScenarioError(f"{out}: no study results here ({MANIFEST} not found)")
+    manifest = json.loads(path.read_text())
+    return read_parts(out, list(manifest["parts"]))
+
+
+def read_manifest(out: str | Path) -> dict[str, Any]:
+    """The manifest of a results folder."""
+    return json.loads((Path(out) / MANIFEST).read_text())
