@@ -362,6 +362,8 @@ def _score_asics_fused(
     for b in prange(n_blocks):
         t0 = b * block_hours
         t1 = min(n_hours, t0 + block_hours)
+        # Rows are sliced to the block and indexed from 0: indexing temp_c[s, t] with t
+        # starting at t0 kept LLVM from vectorizing the loop (measured 7x slower).
         usd_b = usd_per_th_hour[t0:t1]
         for m in range(n_machines):
             s = site[m]
