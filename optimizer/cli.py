@@ -435,3 +435,103 @@ def study(study_file, out_dir, workers, scheduler, resume, refine, tolerance, ex
             f"${m['p90'] / 1e6:,.2f}M; P(margin < 0) = {risk['probability_margin_negative']:.1%}"
         )
     click.echo("wrote " + ", ".join(p.name for p in result.files) + f" in {out_dir}")
+
+
+# --------------------------------------------------------------------------------------------
+# hashpivot plan
+
+
+def _write_lp_suffix(ctx, param, value):
+    if value is not None and Path(value).suffix.lower() not in (".lp", ".mps"):
+        raise click.BadParameter(f"{value}: expected a .lp or .mps file name")
+    return value
+
+
+def plan_table(summary: dict) -> str:
+    """The compact plain-text summary ``hashpivot plan`` prints: MW split, margin by stream."""
+    s = summary
+    streams = (
+        ("mining (BTC)", s["revenue_mining_usd"]),
+        ("hosting (client ASICs)", s["revenue_hosting_usd"]),
+        ("HPC (GPU rent and sales)", s["revenue_hpc_usd"]),
+        ("PPA resale credit", s["resale_credit_usd"]),
+        ("spot energy", -s["energy_cost_usd"]),
+        ("PPA take-or-pay", -s["ppa_cost_usd"]),
+        ("coincident-peak charges", -s["peak_charge_usd"]),
+        ("hall conversion", -s["conversion_cost_usd"]),
+        ("GPU capex", -s["gpu_capex_usd"]),
+        ("SLA penalties", -s["sla_penalty_usd"]),
+        ("minimum-take shortfall", -s["shortfall_usd"]),
+    )
+    lines = [
+        f"{s['scenario']}: {s['status']} ({s['backend']}: {s['solver']}), {s['hours']:,} hours",
+        f"mean MW         mining {s['mean_mining_mw']:,.1f} | HPC firm {s['mean_hpc_firm_mw']:,.1f}"
+        f" | HPC interruptible {s['mean_hpc_interruptible_mw']:,.1f}"
+        f" | curtailed {s['mean_curtailed_mw']:,.1f}",
+        f"to HPC          {s['hpc_mw_converted']:,.1f} MW converted; GPU servers "
+        f"{s['gpu_servers_firm']:,.0f} firm ({s['firm_it_mw']:,.1f} MW IT), "
+        f"{s['gpu_servers_installed']:,.0f} installed, "
+        f"{s['gpu_servers_interruptible_mean']:,.0f} interruptible (mean)",
+        f"curtailed       {s['hours_curtailed']:,} hours ({s['curtailed_mwh']:,.0f} MWh); "
+        f"{s['hours_curtailment_orders']:,} hours with curtailment orders",
+        f"energy          {s['mining_mwh']:,.0f} MWh mining, {s['hpc_mwh']:,.0f} MWh HPC, "
+        f"{s['ppa_resold_mwh']:,.0f} MWh PPA resold",
+        "",
+        f"{'margin by stream':<28}{'USD':>16}",
+    ]
+    lines += [f"  {name:<26}{round(value):>16,}" for name, value in streams]  # no "-0"
+    lines.append(f"  {'margin':<26}{s['margin_usd']:>16,.0f}")
+    return "\n".join(lines)
+
+
+@main.command()
+@scenario_argument
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for plan.csv, summary.json and the charts.")
+@click.option("--backend", type=click.Choice(["highs", "pulp"]), default="highs", show_default=True,
+              help="highs: HiGHS in memory; pulp: the LP through PuLP (CBC unless --solver).")
+@click.option("--solver", metavar="NAME",
+              help="HiGHS algorithm (choose, simplex, ipm, pdlp) or PuLP solver (PULP_CBC_CMD, "
+                   "GLPK_CMD, HiGHS, GUROBI, ... where installed).")
+@click.option("--write-lp", type=click.Path(dir_okay=False, path_type=Path), callback=_write_lp_suffix,
+              help="Also write the LP to FILE (.lp or .mps).")
+@click.option("--threads", type=click.IntRange(min=1), help="Solver threads.")
+@click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0, min_open=True),
+              metavar="S", help="Solver time limit [s].")
+@click.option("--class-hours", is_flag=True, help="Also write classes.csv (one row per class-hour).")
+@click.option("--no-charts", is_flag=True, help="Skip allocation.png and duals.png.")
+@user_errors
+def plan(scenario, out_dir, backend, solver, write_lp, threads, time_limit_s, class_hours,
+         no_charts) -> None:
+    """Plan the hour-by-hour split of power between mining and HPC: kernel, LP, report.
+
+    Without SCENARIO, plans the built-in example (one 100 MW West Texas site, 2026).
+    Writes plan.csv (one row per site-hour), gpus.csv, summary.json, allocation.png and
+    duals.png (value of one more MW of import) to --out. Exit codes: 2 bad input,
+    3 infeasible (with the reason and the fix), 4 solver failure.
+
+    \b
+    Example:
+      hashpivot plan --out out/
+      hashpivot plan my-site/scenario.toml --out out/ --backend pulp --write-lp out/plan.lp
+    """
+    import time
+
+    from optimizer.plan import plan_scenario
+    from optimizer.report import write_report
+
+    def progress(stage: str, seconds: float) -> None:
+        click.echo(f"{stage:<8}{seconds:8.2f} s", err=True)
+
+    t0 = time.perf_counter()
+    loaded = load_or_example(scenario)
+    t_load = time.perf_counter() - t0
+    progress("load", t_load)
+    result = plan_scenario(loaded, backend=backend, solver=solver, threads=threads,
+                           time_limit_s=time_limit_s, write_lp=write_lp, progress=progress)
+    result.summary["seconds"]["load"] = t_load
+    paths = write_report(result, out_dir, charts=not no_charts, class_hours=class_hours)
+    progress("report", result.summary["seconds"]["report"])
+    click.echo(f"{'total':<8}{time.perf_counter() - t0:8.2f} s", err=True)
+    click.echo(plan_table(result.summary))
+    click.echo("\nwrote " + ", ".join(p.name for p in paths) + f" in {out_dir}")

@@ -6,7 +6,10 @@ only reports need (``site_hours``, ``class_hours``) are built on first access.
 
 Duals are reported with their economic sign, the value of relaxing a limit (>= 0):
 
-- ``import_value_usd_per_mwh[s,t]``: one more MW of import in hour t [USD/MWh];
+- ``import_value_usd_per_mwh[s,t]``: one more MW of import in hour t [USD/MWh]; zero in hours
+  the site idles by choice (a price spike), positive where the import limit binds;
+- ``energy_value_usd_per_mwh[s,t]``: one more MWh of energy at the site in hour t (dual of
+  the energy balance) [USD/MWh];
 - ``mining_hall_value_usd_per_mw``, ``hpc_hall_value_usd_per_mw``: one more MW of hall over
   the horizon [USD/MW]; ``conversion_value_usd_per_mw``: one more convertible MW [USD/MW];
 - ``lease_min_cost_usd_per_mw``: what one more MW of a lease minimum costs [USD/MW];
@@ -116,7 +119,10 @@ class Plan:
         ASICs), ``hosted_asic_mw, hpc_firm_mw`` (served), ``hpc_interruptible_mw,
         firm_shortfall_mwh, load_mw, curtailed_mw`` (mining MW the halls could run but that
         is off), ``grid_mwh, ppa_block_mwh, ppa_resold_mwh, ppa_spilled_mwh,
-        peak_adder_usd_per_mwh, import_value_usd_per_mwh``.
+        peak_adder_usd_per_mwh, import_value_usd_per_mwh`` (value of one more MW of import),
+        ``energy_value_usd_per_mwh`` (value of one more MWh delivered to the site in the hour,
+        e.g. of PPA block: the resale price when the site resells, the spot price when it
+        buys).
         """
         d, a = self.data, self.arrays
         S, T = d.n_sites, d.hours
@@ -140,6 +146,7 @@ class Plan:
             "ppa_spilled_mwh",
             "peak_adder_usd_per_mwh",
             "import_value_usd_per_mwh",
+            "energy_value_usd_per_mwh",
         ):
             frame[key] = a[key].ravel()
         return pd.DataFrame(frame)
@@ -160,7 +167,7 @@ class Plan:
         v[self.lp.gpu_v] = self._x("v")
         w = np.zeros((len(d.gpu_names), T))
         w[self.lp.gpu_w] = self._x("w")
-        n = self._x("n")
+        n = installed_servers(d, self.lp, self.solution.x)
         servers = f[:, None] + v
         with np.errstate(divide="ignore", invalid="ignore"):
             frac = np.where(n[:, None] > 0, servers / n[:, None], 0.0)
@@ -236,7 +243,21 @@ def site_hour_arrays(d: LpData, lp: Lp, sol: Solution) -> dict[str, np.ndarray]:
         "ppa_spilled_mwh": np.where(resale_pays, 0.0, q),
         "peak_adder_usd_per_mwh": d.peak_adder_usd_per_mwh,
         "import_value_usd_per_mwh": _economic(sol.row_dual, lp.rows["import"], -1.0),
+        "energy_value_usd_per_mwh": _economic(sol.row_dual, lp.rows["energy_balance"], -1.0),
     }
+
+
+def installed_servers(d: LpData, lp: Lp, x: np.ndarray) -> np.ndarray:
+    """GPU servers installed per class [servers].
+
+    ``n`` where servers carry capex; for a class without capex (a tenant's servers) ``n`` is
+    free in the LP, so report the fewest servers the plan uses, ``f + max_t v``.
+    """
+    n = lp.cols["n"].take(x)
+    busiest = lp.cols["f"].take(x).copy()
+    if len(lp.gpu_v):
+        busiest[lp.gpu_v] += lp.cols["v"].take(x).max(axis=1, initial=0.0)
+    return np.where(d.gpu_capex_usd_per_hour > 0, n, busiest)
 
 
 def accounting(d: LpData, lp: Lp, x: np.ndarray) -> dict[str, float]:
@@ -355,7 +376,7 @@ def summarize(
     x = sol.x
     T = d.hours
     f = lp.cols["f"].take(x)
-    n = lp.cols["n"].take(x)
+    n = installed_servers(d, lp, x)
     v = lp.cols["v"].take(x)
     y = lp.cols["y"].take(x)
     hosted = arrays["hosted_asic_mw"].sum()
@@ -382,7 +403,7 @@ def summarize(
         "gpu_servers_installed": float(n.sum()),
         "gpu_servers_interruptible_mean": float(v.sum(axis=0).mean()) if v.size else 0.0,
         "firm_it_mw": float(d.gpu_it_mw @ f),
-        "mining_mwh": float(arrays["mining_mw"].sum() - hosted),
+        "mining_mwh": float(arrays["mining_mw"].sum()),
         "hosting_mwh": float(hosted),
         "hpc_mwh": float((arrays["hpc_firm_mw"] + arrays["hpc_interruptible_mw"]).sum()),
         "hpc_firm_mwh": float(arrays["hpc_firm_mw"].sum()),
@@ -541,7 +562,7 @@ def make_plan(scenario_name: str, d: LpData, lp: Lp, sol: Solution) -> Plan:
         d, lp, sol, parts, margin, arrays, lease_duals, site_duals, month_duals, scenario_name
     )
     f = lp.cols["f"].take(sol.x)
-    n = lp.cols["n"].take(sol.x)
+    n = installed_servers(d, lp, sol.x)
     T = d.hours
     v = np.zeros((len(d.gpu_names), T))
     v[lp.gpu_v] = lp.cols["v"].take(sol.x)

@@ -187,7 +187,7 @@ def _solve_highs(lp, solver, threads, time_limit_s, write_lp) -> Solution:
         ms = h.getModelStatus()
     seconds = time.perf_counter() - t0
     message = h.modelStatusToString(ms)
-    name = f"highs-{algorithm}"
+    name = f"HiGHS {h.version()} ({algorithm})"
     if ms == M.kInfeasible:
 
         def iis() -> tuple[np.ndarray, np.ndarray]:
