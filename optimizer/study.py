@@ -15,6 +15,7 @@ stores rows as they arrive (:mod:`optimizer.storage`), resumes, and bisects tipp
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import dataclasses
 import difflib
 import hashlib
@@ -823,6 +824,7 @@ def empty_row(task: ScenarioTask) -> dict[str, Any]:
             "mining_mw_mean": math.nan,
             "hpc_mw_mean": math.nan,
             "hours_curtailed": math.nan,
+            "hours_curtailment_orders": math.nan,
             "btc_price_mean_usd": math.nan,
             "btc_price_end_usd": math.nan,
             "hashprice_mean_usd_per_ph_day": math.nan,
@@ -849,18 +851,19 @@ def failed_row(task: ScenarioTask, status: str, message: str) -> dict[str, Any]:
     return row
 
 
-_WORKER_READY = False
+@contextlib.contextmanager
+def _one_numba_thread() -> Iterator[None]:
+    """One numba thread in this thread while a scenario runs: parallelism comes from running
+    scenarios side by side, and nested threads would oversubscribe the cores. (numba's thread
+    count is per calling thread, so this holds for dask worker threads too.)"""
+    import numba
 
-
-def _single_thread() -> None:
-    """One numba thread in this (worker) thread: parallelism comes from running scenarios side
-    by side, and nested threads would oversubscribe the cores."""
+    previous = numba.get_num_threads()
+    numba.set_num_threads(1)
     try:
-        import numba
-
-        numba.set_num_threads(1)
-    except Exception:  # pragma: no cover - numba always present; never fail a scenario on this
-        pass
+        yield
+    finally:
+        numba.set_num_threads(previous)
 
 
 def run_scenario(task: ScenarioTask) -> dict[str, Any]:
@@ -877,17 +880,19 @@ def run_scenario(task: ScenarioTask) -> dict[str, Any]:
         ``scenario_id``, ``origin``, the axis values, ``status``, ``error``, the plan summary's
         money fields [USD], ``hpc_mw_converted`` [MW], ``gpu_servers_firm``, energies [MWh],
         ``mining_share`` [-] (mining MWh / (mining + HPC MWh)), ``mining_mw_mean`` and
-        ``hpc_mw_mean`` [MW], ``hours_curtailed`` (hours with a curtailment order at any site),
+        ``hpc_mw_mean`` [MW], ``hours_curtailed`` (hours the plan leaves power unused, from the
+        plan), ``hours_curtailment_orders`` (hours with a curtailment order at any site),
         ``btc_price_mean_usd``, ``btc_price_end_usd``, ``hashprice_mean_usd_per_ph_day``,
         ``seconds_*`` [s] (plan stages; ``seconds_load`` = building the Scenario here),
         ``seconds_worker`` (everything in the worker), ``worker_pid``, ``finished_unix``.
     """
+    with _one_numba_thread():
+        return _run_scenario(task)
+
+
+def _run_scenario(task: ScenarioTask) -> dict[str, Any]:
     from optimizer.errors import InfeasibleError, SolverError
 
-    global _WORKER_READY
-    if not _WORKER_READY:
-        _single_thread()
-        _WORKER_READY = True
     t0 = time.perf_counter()
     row = empty_row(task)
     row["worker_pid"] = os.getpid()
@@ -933,7 +938,7 @@ def _market_columns(scenario) -> dict[str, Any]:
     )
     return {
         "hours": scenario.hours,
-        "hours_curtailed": int(curtailed.sum()),
+        "hours_curtailment_orders": int(curtailed.sum()),
         "btc_price_mean_usd": float(np.mean(m.btc_price_usd)),
         "btc_price_end_usd": float(m.btc_price_usd[-1]),
         "hashprice_mean_usd_per_ph_day": float(np.mean(hashprice)),
@@ -969,10 +974,10 @@ def _init_worker() -> None:
     """Process-pool initializer: ignore Ctrl-C (the parent stops the pool), one numba thread,
     and warm the kernels and the LP once on a tiny scenario so the first real one is not
     charged for compilation/cache loading."""
+    import numba
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _single_thread()
-    global _WORKER_READY
-    _WORKER_READY = True
+    numba.set_num_threads(1)
     try:
         warm_up()
     except Exception:  # warming is an optimization; the real scenario reports real errors
