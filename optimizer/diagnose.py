@@ -182,9 +182,9 @@ def check_uptime(d: LpData) -> str | None:
             return (
                 f"hosted class '{d.class_names[c]}' needs {d.class_uptime[c]:.0%} uptime "
                 f"({need_h:,.0f} of {T} hours) but site '{d.site_names[s]}' can run it at most "
-                f"{most.sum():,.1f} full hours: the import limit or halls ({d.class_names[c]} draws "
-                f"{e.max():.1f} MW) fall short {_hours_text(d, short)}; lower the contract's "
-                "uptime or the curtailment"
+                f"{most.sum():,.1f} full hours: it draws up to {e.max():.1f} MW and the import "
+                f"limit or mining hall leaves less {_hours_text(d, short)}; lower the "
+                "contract's uptime, or check the curtailment orders"
             )
     return None
 

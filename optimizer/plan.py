@@ -8,8 +8,6 @@ Duals are reported with their economic sign, the value of relaxing a limit (>= 0
 
 - ``import_value_usd_per_mwh[s,t]``: one more MW of import in hour t [USD/MWh]; zero in hours
   the site idles by choice (a price spike), positive where the import limit binds;
-- ``energy_value_usd_per_mwh[s,t]``: one more MWh of energy at the site in hour t (dual of
-  the energy balance) [USD/MWh];
 - ``mining_hall_value_usd_per_mw``, ``hpc_hall_value_usd_per_mw``: one more MW of hall over
   the horizon [USD/MW]; ``conversion_value_usd_per_mw``: one more convertible MW [USD/MW];
 - ``lease_min_cost_usd_per_mw``: what one more MW of a lease minimum costs [USD/MW];
@@ -38,7 +36,7 @@ from optimizer.diagnose import diagnose
 from optimizer.errors import InfeasibleError, SolverError
 from optimizer.lp import Lp, LpData, build_lp, lp_data
 from optimizer.score import Scores, score_scenario
-from optimizer.solve import Solution, solve_lp
+from optimizer.solve import Solution, highs_iis, solve_lp
 
 #: Relative tolerance of the accounting identity (margin == sum of parts == LP objective).
 ACCOUNTING_RTOL = 1e-7
@@ -119,10 +117,7 @@ class Plan:
         ASICs), ``hosted_asic_mw, hpc_firm_mw`` (served), ``hpc_interruptible_mw,
         firm_shortfall_mwh, load_mw, curtailed_mw`` (mining MW the halls could run but that
         is off), ``grid_mwh, ppa_block_mwh, ppa_resold_mwh, ppa_spilled_mwh,
-        peak_adder_usd_per_mwh, import_value_usd_per_mwh`` (value of one more MW of import),
-        ``energy_value_usd_per_mwh`` (value of one more MWh delivered to the site in the hour,
-        e.g. of PPA block: the resale price when the site resells, the spot price when it
-        buys).
+        peak_adder_usd_per_mwh, import_value_usd_per_mwh`` (value of one more MW of import).
         """
         d, a = self.data, self.arrays
         S, T = d.n_sites, d.hours
@@ -146,7 +141,6 @@ class Plan:
             "ppa_spilled_mwh",
             "peak_adder_usd_per_mwh",
             "import_value_usd_per_mwh",
-            "energy_value_usd_per_mwh",
         ):
             frame[key] = a[key].ravel()
         return pd.DataFrame(frame)
@@ -243,7 +237,6 @@ def site_hour_arrays(d: LpData, lp: Lp, sol: Solution) -> dict[str, np.ndarray]:
         "ppa_spilled_mwh": np.where(resale_pays, 0.0, q),
         "peak_adder_usd_per_mwh": d.peak_adder_usd_per_mwh,
         "import_value_usd_per_mwh": _economic(sol.row_dual, lp.rows["import"], -1.0),
-        "energy_value_usd_per_mwh": _economic(sol.row_dual, lp.rows["energy_balance"], -1.0),
     }
 
 
@@ -538,7 +531,7 @@ def plan_scenario(
         write_lp=write_lp,
     )
     if sol.status == "infeasible":
-        raise InfeasibleError(diagnose(data, lp, sol.iis))
+        raise InfeasibleError(diagnose(data, lp, sol.iis or (lambda: highs_iis(lp))))
     t = stage("solve", t)
     plan = make_plan(scenario.name, data, lp, sol)
     stage("extract", t)

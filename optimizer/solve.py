@@ -102,8 +102,10 @@ def solve_lp(
     SolverError
         Unknown backend or solver, solver not installed, unbounded, or no solution.
     """
-    if write_lp is not None and Path(write_lp).suffix.lower() not in (".lp", ".mps"):
-        raise SolverError(f"--write-lp {write_lp}: expected a .lp or .mps file name")
+    if write_lp is not None:
+        if Path(write_lp).suffix.lower() not in (".lp", ".mps"):
+            raise SolverError(f"--write-lp {write_lp}: expected a .lp or .mps file name")
+        Path(write_lp).parent.mkdir(parents=True, exist_ok=True)
     if backend == "highs":
         return _solve_highs(lp, solver, threads, time_limit_s, write_lp)
     if backend == "pulp":
@@ -113,7 +115,7 @@ def solve_lp(
 
 # --------------------------------------------------------------------------- HiGHS
 
-_highs_threads: int | None = None  # thread count the process-wide HiGHS scheduler was set up with
+_highs_threads: int | None = None  # threads of the process-wide HiGHS scheduler (None: default)
 
 
 def _new_highs():
@@ -160,12 +162,14 @@ def _solve_highs(lp, solver, threads, time_limit_s, write_lp) -> Solution:
             "(PuLP solvers need --backend pulp)"
         )
     h = _new_highs()
-    if threads is not None:
-        if _highs_threads is not None and _highs_threads != threads:
-            # HiGHS keeps one scheduler per process: a new thread count needs a reset.
-            h.resetGlobalScheduler(True)
-        h.setOptionValue("threads", int(threads))
-        _highs_threads = int(threads)
+    wanted = None if threads is None else int(threads)
+    if wanted != _highs_threads:
+        # HiGHS keeps one thread scheduler per process, sized by the first run; running with
+        # another thread count fails until it is reset.
+        h.resetGlobalScheduler(True)
+        _highs_threads = wanted
+    if wanted is not None:
+        h.setOptionValue("threads", wanted)
     if time_limit_s is not None:
         h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("solver", algorithm)
@@ -173,8 +177,8 @@ def _solve_highs(lp, solver, threads, time_limit_s, write_lp) -> Solution:
     status = h.passModel(_highs_lp(lp))
     if status == highspy.HighsStatus.kError:
         raise SolverError("HiGHS rejected the model (internal error building the LP)")
-    if write_lp is not None:
-        h.writeModel(str(write_lp))
+    if write_lp is not None and h.writeModel(str(write_lp)) == highspy.HighsStatus.kError:
+        raise SolverError(f"HiGHS could not write {write_lp}")
     t0 = time.perf_counter()
     h.run()
     ms = h.getModelStatus()
@@ -189,17 +193,17 @@ def _solve_highs(lp, solver, threads, time_limit_s, write_lp) -> Solution:
     message = h.modelStatusToString(ms)
     name = f"HiGHS {h.version()} ({algorithm})"
     if ms == M.kInfeasible:
-
-        def iis() -> tuple[np.ndarray, np.ndarray]:
-            h.setOptionValue("iis_strategy", _IIS_STRATEGY)
-            h.setOptionValue("time_limit", _IIS_TIME_LIMIT_S)
-            st, sub = h.getIis()
-            if st == highspy.HighsStatus.kError or not sub.valid_:
-                return np.zeros(0, np.int64), np.zeros(0, np.int64)
-            return np.asarray(sub.row_index_, np.int64), np.asarray(sub.col_index_, np.int64)
-
         return Solution(
-            "infeasible", math.nan, None, None, None, "highs", name, message, seconds, iis
+            "infeasible",
+            math.nan,
+            None,
+            None,
+            None,
+            "highs",
+            name,
+            message,
+            seconds,
+            lambda: _iis(h),
         )
     info = h.getInfo()
     if ms == M.kOptimal:
@@ -225,6 +229,27 @@ def _solve_highs(lp, solver, threads, time_limit_s, write_lp) -> Solution:
         message,
         seconds,
     )
+
+
+def _iis(h) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of an irreducible infeasible subsystem of the model in ``h``."""
+    import highspy
+
+    h.setOptionValue("iis_strategy", _IIS_STRATEGY)
+    h.setOptionValue("time_limit", _IIS_TIME_LIMIT_S)
+    st, sub = h.getIis()
+    if st == highspy.HighsStatus.kError or not sub.valid_:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.asarray(sub.row_index_, np.int64), np.asarray(sub.col_index_, np.int64)
+
+
+def highs_iis(lp: Lp) -> tuple[np.ndarray, np.ndarray]:
+    """An irreducible infeasible subsystem found by HiGHS (for LPs another backend found
+    infeasible): ``(rows, cols)``, empty if HiGHS finds none."""
+    h = _new_highs()
+    h.passModel(_highs_lp(lp))
+    h.run()
+    return _iis(h)
 
 
 # --------------------------------------------------------------------------- PuLP
