@@ -545,8 +545,33 @@ def plan_scenario(
     return plan
 
 
+def net_wash_trades(d: LpData, lp: Lp, x: np.ndarray) -> np.ndarray:
+    """Net out MWh bought and resold in the same hour where resale pays the purchase price.
+
+    When ``psi * max(pi, 0) == pi`` (no resale fee and ``pi >= 0``, or ``pi == 0``), buying a
+    MWh and reselling one in the same hour is a wash the LP may pick at random; removing the
+    pair changes neither the load nor the margin, and keeps grid and resale MWh honest.
+
+    Returns
+    -------
+    numpy.ndarray
+        A copy of ``x`` with ``g`` and ``q`` reduced by ``min(g, q)`` in those hours.
+    """
+    pi = d.price_usd_per_mwh
+    wash = (pi >= 0) & (d.resale_factor[:, None] * pi == pi)
+    if not wash.any():
+        return x
+    x = x.copy()
+    g, q = lp.cols["g"], lp.cols["q"]
+    both = np.minimum(g.take(x), q.take(x)) * wash
+    x[g.start : g.stop] -= both.ravel()
+    x[q.start : q.stop] -= both.ravel()
+    return x
+
+
 def make_plan(scenario_name: str, d: LpData, lp: Lp, sol: Solution) -> Plan:
     """Read a solved LP back into a :class:`Plan` (checks the accounting identity)."""
+    sol.x = net_wash_trades(d, lp, sol.x)
     parts = accounting(d, lp, sol.x)
     margin = check_accounting(parts, -sol.objective)
     arrays = site_hour_arrays(d, lp, sol)

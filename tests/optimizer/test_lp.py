@@ -505,3 +505,30 @@ def test_highs_row_dual_sign_convention_on_a_two_variable_lp():
         assert sol.objective == pytest.approx(-7.0)
         np.testing.assert_allclose(sol.x, [1.0, 3.0], atol=1e-9)
         np.testing.assert_allclose(sol.row_dual, [-2.0, 1.0], atol=1e-9)
+
+
+def test_wash_trades_are_netted_without_changing_load_or_margin(tiny):
+    from optimizer.plan import accounting, margin_of, net_wash_trades
+
+    # resale without fee (psi = 1): buying and reselling a MWh in a 30 USD hour is a wash
+    document = tiny.doc(
+        ppas=[{"site": tiny.SITE, "block_mw": 1.0, "price_usd_per_mwh": 40.0, "resale": True}]
+    )
+    plan = tiny.plan(document)
+    # 2 MW mining on the 1 MW block plus 1 MWh bought, nothing resold
+    assert hourly(plan, "grid_mwh") == pytest.approx([1.0] * 3, abs=1e-9)
+    assert hourly(plan, "ppa_resold_mwh") == pytest.approx([0.0] * 3, abs=1e-9)
+    lp, d = plan.lp, plan.data
+    x = plan.solution.x.copy()
+    g, q = lp.cols["g"], lp.cols["q"]
+    x[g.start : g.stop] += 0.5  # the same plan with 0.5 MWh bought and resold every hour
+    x[q.start : q.stop] += 0.5
+    assert margin_of(accounting(d, lp, x)) == pytest.approx(plan.summary["margin_usd"], rel=1e-12)
+    netted = net_wash_trades(d, lp, x)
+    np.testing.assert_allclose(g.take(netted), 1.0, atol=1e-12)
+    np.testing.assert_allclose(q.take(netted), 0.0, atol=1e-12)
+    # with a 5% fee the pair costs 0.05 * 30 USD per MWh: not a wash, never netted
+    assert (
+        net_wash_trades(d.__class__(**{**d.__dict__, "resale_factor": np.array([0.95])}), lp, x)
+        is x
+    )
