@@ -395,7 +395,10 @@ def study(study_file, out_dir, workers, scheduler, resume, refine, tolerance, ex
     def _terminate(signum, frame):  # a polite kill: save what is done, like Ctrl-C
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread (an embedding app): leave SIGTERM alone
+        previous = None
     try:
         result = run_study(
             definition, out_dir, workers=workers, scheduler=scheduler, resume=resume,
@@ -409,7 +412,8 @@ def study(study_file, out_dir, workers, scheduler, resume, refine, tolerance, ex
         ) from None
     finally:
         progress.close()
-        signal.signal(signal.SIGTERM, previous)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     click.echo(
         f"{result.total} scenarios ({result.skipped} already done), {result.ran} run now, "
         f"{result.failed} failed, {result.seconds:.1f} s"

@@ -977,6 +977,11 @@ def _init_worker() -> None:
     import numba
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if "fork" in multiprocessing.get_all_start_methods():
+        # numba's thread launch takes a multiprocessing lock from the default context; under
+        # forkserver/spawn that is a named semaphore which a terminated worker (Ctrl-C) leaves
+        # behind. Workers start no processes of their own, so "fork" here only makes it unnamed.
+        multiprocessing.set_start_method("fork", force=True)
     numba.set_num_threads(1)
     try:
         warm_up()
@@ -1078,10 +1083,15 @@ class LocalExecutor:
     def shutdown(self, kill: bool = False) -> None:
         if kill:
             # running scenarios would otherwise finish first; their results would be lost anyway
-            for proc in list(getattr(self._pool, "_processes", {}).values()):
+            # (ProcessPoolExecutor has no public terminate: its _processes map is the way in)
+            for proc in list((getattr(self._pool, "_processes", None) or {}).values()):
                 if proc.is_alive():
                     proc.terminate()
-        self._pool.shutdown(wait=not kill, cancel_futures=True)
+        # waiting lets the pool's manager thread notice the dead workers and release its queues
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        # an interrupt's traceback keeps this executor alive until exit: drop the pool (and its
+        # queues' semaphores) now, or multiprocessing reports them as leaked
+        self._pool = None
 
 
 class InProcessExecutor:
@@ -1212,7 +1222,9 @@ class StudyRun:
 
 
 #: Write a part at least this often while rows arrive [s] (and at least every batch rows).
-FLUSH_SECONDS = 5.0
+FLUSH_SECONDS = 2.0
+#: How long to wait for a result before looking at the buffer again [s].
+_POLL_SECONDS = 0.5
 
 
 def execute(
@@ -1259,7 +1271,7 @@ def execute(
             in_flight[executor.submit(task)] = task
         if not in_flight:
             break
-        done = executor.wait_any(list(in_flight), timeout=flush_seconds)
+        done = executor.wait_any(list(in_flight), timeout=min(flush_seconds, _POLL_SECONDS))
         broken = False
         for future in done:
             task = in_flight.pop(future)

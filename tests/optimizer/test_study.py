@@ -569,6 +569,49 @@ def test_killed_study_resumes_without_recomputing_finished_scenarios(tmp_path, t
     pd.testing.assert_frame_equal(after[NUMBERS], ref[NUMBERS], rtol=1e-9)
 
 
+def test_ctrl_c_saves_finished_rows_and_exits_130(tmp_path, tiny):
+    study_path = write(tmp_path, "study.toml", SLOW_STUDY)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "optimizer",
+            "study",
+            str(study_path),
+            "--out",
+            str(out),
+            "--workers",
+            "2",
+            "--no-charts",
+        ],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if storage.read_manifest(out)["parts"]:
+                break
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the foreground group
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted: finished scenarios are saved" in err and "--resume" in err
+    assert "Traceback" not in err and "leaked" not in err
+    manifest = storage.read_manifest(out)
+    rows = storage.read_results(out)
+    assert 0 < len(rows) < 48 and not manifest["complete"]
+    assert sorted(rows["scenario_id"]) == manifest["done_ids"]
+    assert (rows["status"] == "optimal").all()
+
+
 def test_monte_carlo_risk_is_the_quantiles_of_the_path_margins(tmp_path, tiny):
     study = study_of(
         tmp_path,

@@ -1,0 +1,194 @@
+"""Benchmark of studies: parallel speed-up of local workers and the per-scenario overhead.
+
+Run from the repository root::
+
+    python benchmarks/study.py [--hours 8760] [--workers 2] [--json FILE]
+
+A 40-scenario grid on the built-in example (5 BTC prices x 4 site price scales x 2 fee
+factors; a full year unless --hours says otherwise) runs through `optimizer.study.run_study`
+twice: on one worker process (the serial baseline: the same code path, one scenario at a time)
+and on ``--workers`` processes. Each run starts a fresh pool (forkserver + per-worker warm-up
+included in its wall time) and writes its Parquet parts and manifest as usual; charts are off.
+
+Figures:
+
+- speed-up = wall(1 worker) / wall(N workers);
+- overhead per scenario = wall x workers / scenarios - mean(kernel + solve), i.e. everything
+  a scenario costs besides the kernel and the LP solve: pool start and warm-up (amortized),
+  shipping the document, building the Scenario in the worker, building the LP, reading the
+  solution back, returning the row, writing parts and the manifest; also split into the parts
+  the rows record (``seconds_load``, ``seconds_build``, ``seconds_extract``) and the rest;
+- Monte Carlo documents: the cost of shipping a path's hourly arrays (simulate all paths once
+  in the parent, pickle one task) against a worker simulating the whole path set itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from optimizer import storage  # noqa: E402
+from optimizer.study import parse_study, run_study, simulate_study_paths  # noqa: E402
+
+
+def grid_study(hours: int):
+    """The 40-scenario grid on the built-in example."""
+    doc = {
+        "study": {"name": "bench-grid", "base": "builtin:example", "combine": "grid"},
+        "overrides": {"scenario": {"hours": hours}},
+        "axes": {
+            "market": {
+                "btc_price_usd": [50000, 70000, 90000, 110000, 130000],
+                "fees_btc_per_block": {"factors": [0.5, 2.0]},
+            },
+            "sites": {"odessa": {"price_scale": [0.7, 0.9, 1.1, 1.3]}},
+        },
+    }
+    return parse_study(doc, source="<benchmark grid>")
+
+
+def timed_run(study, workers: int, out: Path) -> dict:
+    t0 = time.perf_counter()
+    run = run_study(study, out, workers=workers, charts=False)
+    wall = time.perf_counter() - t0
+    rows = storage.read_results(out)
+    assert (rows["status"] == "optimal").all(), rows[["scenario_id", "status", "error"]]
+    n = len(rows)
+    kernel_solve = float((rows["seconds_kernel"] + rows["seconds_solve"]).mean())
+    plan_total = float(rows["seconds_total"].mean())
+    worker = float(rows["seconds_worker"].mean())
+    per_scenario = wall * workers / n
+    return {
+        "workers": workers,
+        "scenarios": n,
+        "wall_s": wall,
+        "ran": run.ran,
+        "kernel_plus_solve_s": kernel_solve,
+        "kernel_s": float(rows["seconds_kernel"].mean()),
+        "solve_s": float(rows["seconds_solve"].mean()),
+        "load_s": float(rows["seconds_load"].mean()),
+        "lp_build_s": float(rows["seconds_build"].mean()),
+        "extract_s": float(rows["seconds_extract"].mean()),
+        "worker_s": worker,
+        "in_worker_outside_plan_s": worker - plan_total,
+        "wall_per_scenario_x_workers_s": per_scenario,
+        "overhead_per_scenario_s": per_scenario - kernel_solve,
+        "margins": rows.set_index("scenario_id")["margin_usd"].to_dict(),
+    }
+
+
+def monte_carlo_shipping(hours: int, paths: int = 40) -> dict:
+    """Parent simulates + pickles one path's task vs a worker simulating the whole set."""
+    study = parse_study(
+        {
+            "study": {"base": "builtin:example"},
+            "overrides": {"scenario": {"hours": hours}},
+            "monte_carlo": {"paths": paths, "seed": 1, "sigma": 0.5, "hashrate_vol": 0.2},
+        },
+        source="<benchmark mc>",
+    )
+    simulate_study_paths(study.monte_carlo, study.base_doc)  # compile / load the kernel
+    from optimizer import study as study_module
+
+    study_module._paths.cache_clear()
+    t0 = time.perf_counter()
+    simulate_study_paths(study.monte_carlo, study.base_doc)
+    simulate_s = time.perf_counter() - t0
+    combos = study.combinations()
+    t0 = time.perf_counter()
+    tasks = [study.task(sid, c) for sid, c in zip(study.scenario_ids(), combos, strict=True)]
+    build_s = (time.perf_counter() - t0) / len(tasks)
+    t0 = time.perf_counter()
+    blobs = [pickle.dumps(t, protocol=pickle.HIGHEST_PROTOCOL) for t in tasks]
+    dumps_s = (time.perf_counter() - t0) / len(tasks)
+    t0 = time.perf_counter()
+    for b in blobs:
+        pickle.loads(b)
+    loads_s = (time.perf_counter() - t0) / len(tasks)
+    return {
+        "paths": paths,
+        "hours": hours,
+        "simulate_all_paths_s": simulate_s,
+        "task_doc_s": build_s,
+        "task_bytes": len(blobs[0]),
+        "pickle_dumps_s": dumps_s,
+        "pickle_loads_s": loads_s,
+    }
+
+
+def machine() -> dict:
+    info = {"python": platform.python_version(), "cpus": os.cpu_count()}
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+        for line in lscpu.splitlines():
+            if line.startswith("Model name:"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    try:
+        import highspy
+
+        info["highspy"] = getattr(highspy, "__version__", "?")
+    except ImportError:
+        pass
+    return info
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--hours", type=int, default=8760, help="horizon of each scenario [h]")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON")
+    args = parser.parse_args()
+    study = grid_study(args.hours)
+    print(f"{len(study)} scenarios x {args.hours} hours on the built-in example", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        serial = timed_run(study, 1, Path(tmp) / "serial")
+        print(f"1 worker : {serial['wall_s']:.1f} s", flush=True)
+        parallel = timed_run(study, args.workers, Path(tmp) / "parallel")
+        print(f"{args.workers} workers: {parallel['wall_s']:.1f} s", flush=True)
+    a = np.array(list(serial.pop("margins").values()))
+    b = np.array(list(parallel.pop("margins").values()))
+    np.testing.assert_allclose(a, b, rtol=1e-9)  # same plans whatever the pool size
+    mc = monte_carlo_shipping(args.hours)
+    result = {
+        "machine": machine(),
+        "hours": args.hours,
+        "serial": serial,
+        "parallel": parallel,
+        "speedup": serial["wall_s"] / parallel["wall_s"],
+        "monte_carlo_shipping": mc,
+    }
+    print(f"speed-up {result['speedup']:.2f}x with {args.workers} workers")
+    for r in (serial, parallel):
+        print(
+            f"  {r['workers']} worker(s): kernel {r['kernel_s']:.3f} s + solve {r['solve_s']:.3f} s "
+            f"per scenario; overhead {r['overhead_per_scenario_s']:.3f} s "
+            f"(Scenario build {r['load_s']:.3f}, LP build {r['lp_build_s']:.3f}, "
+            f"extract {r['extract_s']:.3f}, rest {r['overhead_per_scenario_s'] - r['load_s'] - r['lp_build_s'] - r['extract_s']:.3f})"
+        )
+    print(
+        f"Monte Carlo: simulate {mc['paths']} paths x {mc['hours']} h {mc['simulate_all_paths_s'] * 1e3:.1f} ms; "
+        f"per task: document {mc['task_doc_s'] * 1e3:.2f} ms, {mc['task_bytes'] / 1024:.0f} KiB, "
+        f"pickle {mc['pickle_dumps_s'] * 1e3:.2f} + unpickle {mc['pickle_loads_s'] * 1e3:.2f} ms"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
