@@ -35,6 +35,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from models import Scenario
+from optimizer.errors import SolverError
 from optimizer.score import Scores
 
 INF = float("inf")
@@ -680,6 +681,24 @@ def add_peak_adders(b: LpBuilder, d: LpData) -> None:
     b.add_cost(b.cols["L"], d.peak_adder_usd_per_mwh)
 
 
+def _check_finite(b: LpBuilder, d: LpData) -> None:
+    """Refuse NaN/inf in costs or coefficients: a plan built on them would be silently wrong."""
+    for name, block in b.cols.items():
+        cost = b._col_part(block, b._cost)
+        if not np.isfinite(cost).all():
+            i = int(np.flatnonzero(~np.isfinite(cost))[0])
+            where = np.unravel_index(i, block.shape)
+            raise SolverError(
+                f"non-finite objective coefficient in block '{name}' at {tuple(map(int, where))}"
+                " (kernel scores or prices with NaN/inf; please report)"
+            )
+    for vals in b._v:
+        if not np.isfinite(vals).all():
+            raise SolverError(
+                "non-finite constraint coefficient (kernel energy NaN/inf; please report)"
+            )
+
+
 def build_lp(d: LpData) -> Lp:
     """Assemble the whole LP of DESIGN.md from its parameters.
 
@@ -710,6 +729,7 @@ def build_lp(d: LpData) -> Lp:
     _, take_sites = add_min_take(b, d)
     _, ramp_sites = add_ramp_limits(b, d)
     add_firm_shortfall(b, d, gpu_w)
+    _check_finite(b, d)
     return b.finish(
         gpu_v=gpu_v,
         gpu_w=gpu_w,

@@ -25,6 +25,8 @@ HIGHS_SOLVERS = ("choose", "simplex", "ipm", "pdlp")
 #: PuLP solvers tried in turn when none is named: CBC as bundled with PuLP 2.8/3.x, a system
 #: CBC (PuLP 4 drops the bundled one), then HiGHS through highspy.
 DEFAULT_PULP_SOLVERS = ("PULP_CBC_CMD", "COIN_CMD", "HiGHS")
+#: HiGHS ``simplex_dual_edge_weight_strategy`` value for Devex pricing.
+DUAL_EDGE_WEIGHT_DEVEX = 1
 #: HiGHS IIS strategy "from the LP, fewest rows" (the ray strategy finds nothing after presolve).
 _IIS_STRATEGY = 2
 _IIS_TIME_LIMIT_S = 30.0
@@ -174,6 +176,8 @@ def _solve_highs(lp, solver, threads, time_limit_s, write_lp) -> Solution:
         h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("solver", algorithm)
     h.setOptionValue("presolve", "on")
+    # Devex dual pricing: 1.3-1.9x faster than the default on these LPs (benchmarks/README.md)
+    h.setOptionValue("simplex_dual_edge_weight_strategy", DUAL_EDGE_WEIGHT_DEVEX)
     status = h.passModel(_highs_lp(lp))
     if status == highspy.HighsStatus.kError:
         raise SolverError("HiGHS rejected the model (internal error building the LP)")
