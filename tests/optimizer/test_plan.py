@@ -480,3 +480,78 @@ def test_cli_plans_the_built_in_example(tmp_path, tiny):
     assert summary["gpu_servers_firm"] == pytest.approx(40000 / 10.2, rel=1e-9)
     assert 0 <= summary["hpc_mw_converted"] <= 60.0 + 1e-9
     assert len(pd.read_csv(tmp_path / "plan.csv")) == 8760
+
+
+def test_two_sites_plan_as_the_sum_of_each_alone(tiny):
+    # Sites share nothing in the LP, so the joint plan's totals are the sums of each alone.
+    a = tiny.site(
+        name="odessa",
+        interconnect_mw=1.5,
+        price_usd_per_mwh=np.array([30.0, 80.0, 10.0, 45.0]),
+        existing_hpc_mw=2.0,
+        min_take_mwh_per_month=2000.0,
+        shortfall_usd_per_mwh=10.0,
+    )
+    b = tiny.site(
+        name="pecos",
+        mining_hall_mw=4.0,
+        convertible_mw=2.0,
+        conversion_usd_per_mw=50.0 * 8760,
+        conversion_life_years=1.0,
+        price_usd_per_mwh=np.array([3000.0, 20.0, -5.0, 60.0]),
+        ramp_mw_per_hour=1.0,
+        peak_flag=np.array([0.0, 1.0, 0.0, 0.0]),
+        peak_adder_usd_per_mwh=40.0,
+    )
+    fleet_a = [tiny.miner()]
+    fleet_b = [{**tiny.miner(count=2000), "site": "pecos"}]
+    gpus_a = [tiny.colocation_gpu(max_servers=100)]
+    gpus_b = [{**tiny.cloud_gpu(max_servers=150), "site": "pecos"}]
+    leases_a = [lease(min_mw=0.5, sla_penalty_usd_per_mwh=100.0)]
+    ppas_b = [
+        {
+            "site": "pecos",
+            "block_mw": 2.0,
+            "price_usd_per_mwh": 30.0,
+            "resale": True,
+            "resale_fee": 0.05,
+        }
+    ]
+    alone_a = tiny.plan(tiny.doc(hours=4, sites=[a], fleet=fleet_a, gpus=gpus_a, leases=leases_a))
+    alone_b = tiny.plan(tiny.doc(hours=4, sites=[b], fleet=fleet_b, gpus=gpus_b, ppas=ppas_b))
+    both = tiny.plan(
+        tiny.doc(
+            hours=4,
+            sites=[a, b],
+            fleet=fleet_a + fleet_b,
+            gpus=gpus_a + gpus_b,
+            leases=leases_a,
+            ppas=ppas_b,
+        )
+    )
+    s = both.summary
+    for key in (
+        "margin_usd",
+        "revenue_mining_usd",
+        "revenue_hpc_usd",
+        "resale_credit_usd",
+        "energy_cost_usd",
+        "ppa_cost_usd",
+        "peak_charge_usd",
+        "conversion_cost_usd",
+        "shortfall_usd",
+        "hpc_mw_converted",
+        "mining_mwh",
+        "hpc_mwh",
+    ):
+        assert s[key] == pytest.approx(
+            alone_a.summary[key] + alone_b.summary[key], rel=1e-9, abs=1e-7
+        ), key
+    for alone, name in ((alone_a, "odessa"), (alone_b, "pecos")):
+        assert s["sites"][name]["converted_mw"] == pytest.approx(
+            alone.summary["hpc_mw_converted"], abs=1e-9
+        )
+    # pecos converts the 1.5 MW its 150 cloud servers need: each nets ~29 USD in hours 1-3
+    # (10 USD/h less 0.01 MWh of energy) against 0.01 MW x 50 USD/MW-h x 4 h = 2 USD
+    assert both.converted_mw["pecos"] == pytest.approx(1.5, abs=1e-9)
+    assert list(both.converted_mw.index) == ["odessa", "pecos"]
