@@ -215,7 +215,9 @@ def _solve_highs(lp, solver, threads, time_limit_s, write_lp) -> Solution:
     elif ms in (M.kTimeLimit, M.kIterationLimit) and info.primal_solution_status == 2:
         state = "time_limit"
     elif ms in (M.kTimeLimit, M.kIterationLimit):
-        raise SolverError(f"HiGHS stopped ({message}) before finding a feasible plan")
+        raise SolverError(
+            f"HiGHS stopped ({message}) before finding a feasible plan; raise the time limit"
+        )
     elif ms == M.kUnbounded:
         raise SolverError("HiGHS reports the LP unbounded: a bound is missing (please report)")
     else:
@@ -378,7 +380,7 @@ def _solve_pulp(lp, solver, threads, time_limit_s, write_lp) -> Solution:
     if status == pulp.LpStatusUnbounded:
         raise SolverError(f"{name} reports the LP unbounded: a bound is missing (please report)")
     if status != pulp.LpStatusOptimal:
-        raise SolverError(f"{name}: {message} (no optimal plan; time limit?)")
+        raise SolverError(f"{name}: {message}: no optimal plan (raise the time limit?)")
     x = np.array([v.varValue if v.varValue is not None else 0.0 for v in variables])
     pis = [c.pi for _, c in constraints]
     row_dual = None
