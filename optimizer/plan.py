@@ -365,7 +365,20 @@ def summarize(
     month_duals: pd.DataFrame,
     scenario_name: str,
 ) -> dict[str, Any]:
-    """The ``summary.json`` object (money [USD], energy [MWh], power [MW], time [h])."""
+    """The ``summary.json`` object (money [USD], energy [MWh], power [MW], time [h]).
+
+    Money: ``margin_usd`` = ``revenue_mining_usd`` (own ASICs, BTC after pool fee) +
+    ``revenue_hosting_usd`` (client ASICs) + ``revenue_hpc_usd`` (GPU rent, cloud sales and
+    pass-through, less pass-through of firm energy not served) + ``resale_credit_usd`` -
+    ``energy_cost_usd`` (spot purchases; negative when the grid pays) - ``ppa_cost_usd``
+    (take-or-pay block) - ``peak_charge_usd`` - ``conversion_cost_usd`` - ``gpu_capex_usd`` -
+    ``sla_penalty_usd`` - ``shortfall_usd`` (monthly minimum take), checked against the LP
+    objective (``objective_usd``). Energy: ``mining_mwh`` counts every ASIC, own and hosted
+    (``hosting_mwh`` is the hosted part); ``hpc_mwh`` firm served + interruptible.
+    ``hours_curtailed``: hours in which some mining MW the halls could run is off, by order or
+    by choice; ``hours_curtailment_orders``: hours with an order at any site. Duals are
+    ``None`` where the backend gives none.
+    """
     x = sol.x
     T = d.hours
     f = lp.cols["f"].take(x)
