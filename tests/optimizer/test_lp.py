@@ -38,7 +38,7 @@ def test_reference_machine_is_round(tiny):
     np.testing.assert_allclose(E, 2.0, rtol=1e-15)
 
 
-def test_lp_shapes_are_blocks_without_python_loops_over_hours(tiny):
+def test_lp_blocks_have_the_designed_sizes(tiny):
     d = lp_data(tiny.scenario(tiny.doc(hours=5)), score_scenario(tiny.scenario(tiny.doc(hours=5))))
     lp = build_lp(d)
     T = 5
