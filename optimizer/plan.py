@@ -8,6 +8,9 @@ Duals are reported with their economic sign, the value of relaxing a limit (>= 0
 
 - ``import_value_usd_per_mwh[s,t]``: one more MW of import in hour t [USD/MWh]; zero in hours
   the site idles by choice (a price spike), positive where the import limit binds;
+- ``energy_value_usd_per_mwh[s,t]``: one more MWh delivered to the site in hour t (the energy
+  balance's dual) [USD/MWh]: the spot price it saves, the resale price it earns in a spike, plus
+  the import value where the limit binds;
 - ``mining_hall_value_usd_per_mw``, ``hpc_hall_value_usd_per_mw``: one more MW of hall over
   the horizon [USD/MW]; ``conversion_value_usd_per_mw``: one more convertible MW [USD/MW];
 - ``lease_min_cost_usd_per_mw``: what one more MW of a lease minimum costs [USD/MW];
@@ -117,7 +120,8 @@ class Plan:
         ASICs), ``hosted_asic_mw, hpc_firm_mw`` (served), ``hpc_interruptible_mw,
         firm_shortfall_mwh, load_mw, curtailed_mw`` (mining MW the halls could run but that
         is off), ``grid_mwh, ppa_block_mwh, ppa_resold_mwh, ppa_spilled_mwh,
-        peak_adder_usd_per_mwh, import_value_usd_per_mwh`` (value of one more MW of import).
+        peak_adder_usd_per_mwh, import_value_usd_per_mwh`` (value of one more MW of import),
+        ``energy_value_usd_per_mwh`` (value of one more MWh delivered to the site).
         """
         d, a = self.data, self.arrays
         S, T = d.n_sites, d.hours
@@ -141,6 +145,7 @@ class Plan:
             "ppa_spilled_mwh",
             "peak_adder_usd_per_mwh",
             "import_value_usd_per_mwh",
+            "energy_value_usd_per_mwh",
         ):
             frame[key] = a[key].ravel()
         return pd.DataFrame(frame)
@@ -237,6 +242,7 @@ def site_hour_arrays(d: LpData, lp: Lp, sol: Solution) -> dict[str, np.ndarray]:
         "ppa_spilled_mwh": np.where(resale_pays, 0.0, q),
         "peak_adder_usd_per_mwh": d.peak_adder_usd_per_mwh,
         "import_value_usd_per_mwh": _economic(sol.row_dual, lp.rows["import"], -1.0),
+        "energy_value_usd_per_mwh": _economic(sol.row_dual, lp.rows["energy_balance"], -1.0),
     }
 
 

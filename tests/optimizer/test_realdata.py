@@ -128,3 +128,22 @@ def test_import_duals_value_the_mining_margin_where_the_limit_binds(plan_2023):
     top = np.argsort(value)[-50:]
     assert (price[top] < 0).all()
     assert value.max() == pytest.approx(float(np.max(breakeven - price)), rel=1e-7)
+
+
+def test_energy_value_is_highest_in_the_august_2023_spikes(plan_2023, hb_west_2023):
+    """The energy balance's dual, one more MWh delivered to the site, peaks with the spikes.
+
+    In a spike hour the extra MWh is resold at spot (psi = 1), so it is worth exactly the price;
+    in other hours it is worth at most the mining breakeven (~160 USD/MWh here).
+    """
+    sh = plan_2023.site_hours
+    price = hb_west_2023.to_numpy()
+    value = sh["energy_value_usd_per_mwh"].to_numpy()
+    resold = sh["ppa_resold_mwh"].to_numpy() > 1e-6
+    np.testing.assert_allclose(value[resold], price[resold], rtol=1e-7)
+    august = (hb_west_2023.index.month == 8) & (price > 1000)
+    top = np.argsort(value)[::-1][: int(august.sum())]
+    # the 42 most valuable hours of the year: all above 1,000 USD/MWh, most of them in August 2023
+    assert (price[top] > 1000).all()
+    assert np.isin(top, np.flatnonzero(august)).sum() >= 0.5 * len(top)
+    assert value[august].min() > 10 * np.median(value)
