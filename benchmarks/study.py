@@ -16,8 +16,11 @@ Figures:
 - overhead per scenario = wall x workers / scenarios - mean(kernel + solve), i.e. everything
   a scenario costs besides the kernel and the LP solve: pool start and warm-up (amortized),
   shipping the document, building the Scenario in the worker, building the LP, reading the
-  solution back, returning the row, writing parts and the manifest; also split into the parts
-  the rows record (``seconds_load``, ``seconds_build``, ``seconds_extract``) and the rest;
+  solution back, returning the row, writing parts and the manifest, and workers idling at the
+  tail while the last scenarios finish. Split into the parts the rows record
+  (``seconds_load``, ``seconds_build``, ``seconds_extract``), all worker time besides kernel +
+  solve ("in worker"), and wall time the workers were not running a scenario ("outside
+  workers": start-up, dispatch, storage, tail);
 - Monte Carlo documents: the cost of shipping a path's hourly arrays (simulate all paths once
   in the parent, pickle one task) against a worker simulating the whole path set itself.
 """
@@ -85,6 +88,10 @@ def timed_run(study, workers: int, out: Path) -> dict:
         "extract_s": float(rows["seconds_extract"].mean()),
         "worker_s": worker,
         "in_worker_outside_plan_s": worker - plan_total,
+        # per scenario: worker time besides kernel + solve, and wall the workers were not busy
+        # (pool start, warm-up, dispatch, waiting at the tail for the last scenarios)
+        "in_worker_overhead_s": worker - kernel_solve,
+        "outside_worker_s": per_scenario - worker,
         "wall_per_scenario_x_workers_s": per_scenario,
         "overhead_per_scenario_s": per_scenario - kernel_solve,
         "margins": rows.set_index("scenario_id")["margin_usd"].to_dict(),
@@ -179,7 +186,8 @@ def main() -> None:
             f"  {r['workers']} worker(s): kernel {r['kernel_s']:.3f} s + solve {r['solve_s']:.3f} s "
             f"per scenario; overhead {r['overhead_per_scenario_s']:.3f} s "
             f"(Scenario build {r['load_s']:.3f}, LP build {r['lp_build_s']:.3f}, "
-            f"extract {r['extract_s']:.3f}, rest {r['overhead_per_scenario_s'] - r['load_s'] - r['lp_build_s'] - r['extract_s']:.3f})"
+            f"extract {r['extract_s']:.3f}, in worker {r['in_worker_overhead_s']:.3f}, "
+            f"outside workers {r['outside_worker_s']:.3f})"
         )
     print(
         f"Monte Carlo: simulate {mc['paths']} paths x {mc['hours']} h {mc['simulate_all_paths_s'] * 1e3:.1f} ms; "

@@ -262,16 +262,17 @@ class Study:
         """One :class:`ScenarioTask`. A document that cannot even be formed (a bad path or a
         Monte Carlo start that is not a constant) becomes a task that reports the error."""
         error = ""
+        source = f"<{self.label} scenario {sid}>"
         try:
             doc = self.scenario_doc(values)
         except ScenarioError as exc:
-            doc, error = {}, str(exc)
+            doc, error = {}, f"{source}: {exc}"
         return ScenarioTask(
             scenario_id=sid,
             values=dict(values),
             doc=doc,
             base_dir=self.base_dir,
-            source=f"<{self.label} scenario {sid}>",
+            source=source,
             backend=self.backend,
             solver=self.solver,
             time_limit_s=self.time_limit_s,
@@ -1487,7 +1488,7 @@ scenario.hours = 2184           # 13 weeks from 2026-01-01
 
 # Each axis is a scenario field by dotted path (tables in arrays by name: sites.odessa....).
 [axes]
-market.btc_price_usd = [50000, 70000, 90000, 110000]   # USD, set as given
+market.btc_price_usd = [40000, 55000, 70000, 85000, 100000, 115000]   # USD, as given
 sites.odessa.price_scale = [0.8, 1.0, 1.2]             # multiplies the site's hourly spot prices
 # Other kinds of axes (uncomment to try; every axis multiplies the number of scenarios on a grid):
 # market.fees_btc_per_block = { factors = [0.5, 2.0] }                  # x the base value
@@ -1521,7 +1522,7 @@ fee_vol = 0.5                   # hourly log-noise on fees per block
 
 
 def write_example_study(directory: str | Path) -> list[Path]:
-    """Write ``study.toml`` (a 12-scenario grid) and ``monte_carlo.toml`` (16 paths), both on the
+    """Write ``study.toml`` (an 18-scenario grid) and ``monte_carlo.toml`` (16 paths), both on the
     built-in example over one quarter. Returns the paths written."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)

@@ -340,7 +340,7 @@ def test_bad_base_and_synthetic_factors_are_rejected(tmp_path):
 def test_example_study_files_parse_and_stay_small(tmp_path):
     grid, mc = write_example_study(tmp_path)
     g, m = read_study(grid), read_study(mc)
-    assert len(g) == 12 and g.base_doc["scenario"]["hours"] == 2184
+    assert len(g) == 18 and g.base_doc["scenario"]["hours"] == 2184
     assert len(m) == 16 and m.monte_carlo.sigma == 0.55
     # the commented-out axes parse too when switched on
     text = (
@@ -348,7 +348,7 @@ def test_example_study_files_parse_and_stay_small(tmp_path):
         .replace("# market.fees", "market.fees")
         .replace("# market.network", "market.network")
     )
-    assert len(parse_study(tomllib.loads(text), source=str(grid))) == 12 * 2 * 4
+    assert len(parse_study(tomllib.loads(text), source=str(grid))) == 18 * 2 * 4
 
 
 # ------------------------------------------------------------------------------ storage
@@ -482,6 +482,18 @@ def test_a_bad_axis_value_becomes_a_row_naming_the_scenario(tmp_path):
     assert row["status"] == "bad_input" and row["sites.alpha.interconnect_mw"] == -5
     assert "scenario s0000" in row["error"] and "interconnect_mw" in row["error"]
     assert math.isnan(row["margin_usd"]) and row["worker_pid"] == os.getpid()
+    # a Monte Carlo path cannot start from an hourly series: the row says so, naming the scenario
+    study = study_of(
+        tmp_path,
+        "[axes]\nmarket.fees_btc_per_block = [0.01, [0.0, 0.1]]\n"
+        "[monte_carlo]\npaths = 2\nsigma = 0.5",
+    )
+    assert len(study) == 4
+    row = run_scenario(study.task("s0002", study.combinations()[2]))
+    assert row["status"] == "bad_input" and row["path"] == 0
+    assert row["error"].startswith("<study.toml scenario s0002>: ")
+    assert "constant market.fees_btc_per_block" in row["error"]
+    assert row["market.fees_btc_per_block"] == "[0.0, 0.1]"  # a list value as JSON text
 
 
 SLOW_STUDY = """[study]
