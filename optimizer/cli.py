@@ -265,8 +265,13 @@ def hashprice(
 
 @main.command()
 @scenario_argument
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder for machines.csv, class_hours.parquet and margin_by_class.png.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for machines.csv, class_hours.parquet and margin_by_class.png.",
+)
 @user_errors
 def score(scenario: str | None, out_dir: Path) -> None:
     """Score every machine for every hour (no LP): revenue, energy, breakeven, margin at spot.
@@ -279,12 +284,15 @@ def score(scenario: str | None, out_dir: Path) -> None:
     """
     import time
 
-    from optimizer.report_scores import write_scores
+    from optimizer.report import write_scores
     from optimizer.score import score_scenario
 
     t0 = time.perf_counter()
     s = load_or_example(scenario)
-    click.echo(f"load      {time.perf_counter() - t0:6.2f} s  {len(s.fleet):,} machines x {s.hours:,} hours", err=True)
+    click.echo(
+        f"load      {time.perf_counter() - t0:6.2f} s  {len(s.fleet):,} machines x {s.hours:,} hours",
+        err=True,
+    )
     t1 = time.perf_counter()
     scores = score_scenario(s)
     click.echo(f"kernel    {time.perf_counter() - t1:6.2f} s", err=True)
@@ -299,7 +307,9 @@ def score(scenario: str | None, out_dir: Path) -> None:
             breakeven=("mean_breakeven_usd_per_mwh", "mean"),
             hours_in_money=("hours_in_money", "mean"),
         )
-        click.echo(f"\n{'class':<44}{'machines':>9}{'revenue $M':>11}{'GWh':>8}{'breakeven':>10}{'h in money':>11}")
+        click.echo(
+            f"\n{'class':<44}{'machines':>9}{'revenue $M':>11}{'GWh':>8}{'breakeven':>10}{'h in money':>11}"
+        )
         for name, row in by_class.iterrows():
             click.echo(
                 f"{name:<44}{int(row.machines):>9,}{row.revenue_usd / 1e6:>11,.2f}{row.energy_mwh / 1e3:>8,.1f}"
@@ -345,23 +355,48 @@ class _StudyProgress:
 
 @main.command()
 @click.argument("study_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Results folder: Parquet parts, manifest.json, summary.csv, charts.")
-@click.option("--workers", type=click.IntRange(min=0), default=None,
-              help="Local worker processes [default: one per CPU core; 0: run in this process].")
-@click.option("--scheduler", metavar="ADDR",
-              help="Run on a dask.distributed cluster, e.g. tcp://10.0.0.5:8786 "
-                   "(needs pip install hashpivot[dist]).")
-@click.option("--resume", is_flag=True, help="Skip the scenarios --out already holds (same study only).")
-@click.option("--refine", metavar="FIELD",
-              help="Bisect the tipping points on this axis, e.g. market.btc_price_usd.")
-@click.option("--tolerance", type=float,
-              help="Refine until brackets are this narrow, in FIELD's unit [default: axis span / 1000].")
-@click.option("--example", "example_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Write example study files (study.toml, monte_carlo.toml) into this folder.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Results folder: Parquet parts, manifest.json, summary.csv, charts.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Local worker processes [default: one per CPU core; 0: run in this process].",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDR",
+    help="Run on a dask.distributed cluster, e.g. tcp://10.0.0.5:8786 "
+    "(needs pip install hashpivot[dist]).",
+)
+@click.option(
+    "--resume", is_flag=True, help="Skip the scenarios --out already holds (same study only)."
+)
+@click.option(
+    "--refine",
+    metavar="FIELD",
+    help="Bisect the tipping points on this axis, e.g. market.btc_price_usd.",
+)
+@click.option(
+    "--tolerance",
+    type=float,
+    help="Refine until brackets are this narrow, in FIELD's unit [default: axis span / 1000].",
+)
+@click.option(
+    "--example",
+    "example_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write example study files (study.toml, monte_carlo.toml) into this folder.",
+)
 @click.option("--no-charts", is_flag=True, help="Skip the PNG charts.")
 @user_errors
-def study(study_file, out_dir, workers, scheduler, resume, refine, tolerance, example_dir, no_charts) -> None:
+def study(
+    study_file, out_dir, workers, scheduler, resume, refine, tolerance, example_dir, no_charts
+) -> None:
     """Run a what-if study: many scenarios (grids, samples, Monte Carlo paths) through kernel + LP.
 
     Each scenario's result is one row in OUT (Parquet parts + manifest.json, written as rows
@@ -401,8 +436,15 @@ def study(study_file, out_dir, workers, scheduler, resume, refine, tolerance, ex
         previous = None
     try:
         result = run_study(
-            definition, out_dir, workers=workers, scheduler=scheduler, resume=resume,
-            refine=refine, tolerance=tolerance, on_start=progress.start, on_row=progress.row,
+            definition,
+            out_dir,
+            workers=workers,
+            scheduler=scheduler,
+            resume=resume,
+            refine=refine,
+            tolerance=tolerance,
+            on_start=progress.start,
+            on_row=progress.row,
             charts=not no_charts,
         )
     except KeyboardInterrupt:
@@ -490,23 +532,48 @@ def plan_table(summary: dict) -> str:
 
 @main.command()
 @scenario_argument
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder for plan.csv, summary.json and the charts.")
-@click.option("--backend", type=click.Choice(["highs", "pulp"]), default="highs", show_default=True,
-              help="highs: HiGHS in memory; pulp: the LP through PuLP (CBC unless --solver).")
-@click.option("--solver", metavar="NAME",
-              help="HiGHS algorithm (choose, simplex, ipm, pdlp) or PuLP solver (PULP_CBC_CMD, "
-                   "GLPK_CMD, HiGHS, GUROBI, ... where installed).")
-@click.option("--write-lp", type=click.Path(dir_okay=False, path_type=Path), callback=_write_lp_suffix,
-              help="Also write the LP to FILE (.lp or .mps).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for plan.csv, summary.json and the charts.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["highs", "pulp"]),
+    default="highs",
+    show_default=True,
+    help="highs: HiGHS in memory; pulp: the LP through PuLP (CBC unless --solver).",
+)
+@click.option(
+    "--solver",
+    metavar="NAME",
+    help="HiGHS algorithm (choose, simplex, ipm, pdlp) or PuLP solver (PULP_CBC_CMD, "
+    "GLPK_CMD, HiGHS, GUROBI, ... where installed).",
+)
+@click.option(
+    "--write-lp",
+    type=click.Path(dir_okay=False, path_type=Path),
+    callback=_write_lp_suffix,
+    help="Also write the LP to FILE (.lp or .mps).",
+)
 @click.option("--threads", type=click.IntRange(min=1), help="Solver threads.")
-@click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0, min_open=True),
-              metavar="S", help="Solver time limit [s].")
-@click.option("--class-hours", is_flag=True, help="Also write classes.csv (one row per class-hour).")
+@click.option(
+    "--time-limit",
+    "time_limit_s",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="S",
+    help="Solver time limit [s].",
+)
+@click.option(
+    "--class-hours", is_flag=True, help="Also write classes.csv (one row per class-hour)."
+)
 @click.option("--no-charts", is_flag=True, help="Skip allocation.png and duals.png.")
 @user_errors
-def plan(scenario, out_dir, backend, solver, write_lp, threads, time_limit_s, class_hours,
-         no_charts) -> None:
+def plan(
+    scenario, out_dir, backend, solver, write_lp, threads, time_limit_s, class_hours, no_charts
+) -> None:
     """Plan the hour-by-hour split of power between mining and HPC: kernel, LP, report.
 
     Without SCENARIO, plans the built-in example (one 100 MW West Texas site, 2026).
@@ -531,8 +598,15 @@ def plan(scenario, out_dir, backend, solver, write_lp, threads, time_limit_s, cl
     loaded = load_or_example(scenario)
     t_load = time.perf_counter() - t0
     progress("load", t_load)
-    result = plan_scenario(loaded, backend=backend, solver=solver, threads=threads,
-                           time_limit_s=time_limit_s, write_lp=write_lp, progress=progress)
+    result = plan_scenario(
+        loaded,
+        backend=backend,
+        solver=solver,
+        threads=threads,
+        time_limit_s=time_limit_s,
+        write_lp=write_lp,
+        progress=progress,
+    )
     result.summary["seconds"]["load"] = t_load
     paths = write_report(result, out_dir, charts=not no_charts, class_hours=class_hours)
     progress("report", result.summary["seconds"]["report"])

@@ -9,6 +9,9 @@
   price as a thin line on a symmetric-log axis so spikes and negative hours both show);
 - ``duals.png``: hourly value of one more MW of import per site [USD/MWh].
 
+and, for ``hashpivot score`` (:func:`write_scores`), per-machine totals, per-class hourly sums
+and the class x month margin heat map ``margin_by_class.png``.
+
 Charts use the Agg canvas directly (no pyplot state, no display needed).
 """
 
@@ -23,7 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from models import Scenario
 from optimizer.plan import Plan
+from optimizer.score import Scores
 
 #: Beyond this horizon the allocation chart shows daily means [h].
 HOURLY_CHART_MAX_HOURS = 24 * 21
@@ -196,3 +201,89 @@ def duals_chart(plan: Plan, path: str | Path) -> Path:
     fig.suptitle(f"{plan.scenario}: import limit duals", fontsize=12)
     fig.savefig(path, dpi=110)
     return Path(path)
+
+
+# --------------------------------------------------------------------------- scores
+
+
+def score_class_hours(scenario: Scenario, scores: Scores) -> pd.DataFrame:
+    """Per class and hour (long form): revenue, energy and margin at spot if the whole class runs.
+
+    GPU classes count all ``max_servers`` servers; capex and conversion costs are not included.
+    """
+    s = scenario
+    price = s.site_matrix("price_usd_per_mwh")
+    rows = []
+    for c, cls in enumerate(s.classes):
+        rows.append(
+            (
+                cls.name,
+                "hosted" if cls.hosted else "asic",
+                cls.site,
+                scores.asic_revenue_usd[c],
+                scores.asic_energy_mwh[c],
+            )
+        )
+    for k, g in enumerate(s.gpus):
+        rows.append(
+            (
+                g.name,
+                "gpu",
+                g.site,
+                scores.gpu_revenue_usd[k] * g.max_servers,
+                scores.gpu_energy_mwh[k] * g.max_servers,
+            )
+        )
+    frames = []
+    for name, kind, site, revenue, energy in rows:
+        frames.append(
+            pd.DataFrame(
+                {
+                    "time": s.index,
+                    "class": name,
+                    "kind": kind,
+                    "site": s.sites[site].name,
+                    "revenue_usd": revenue,
+                    "energy_mwh": energy,
+                    "energy_cost_usd": energy * price[site],
+                    "margin_usd": revenue - energy * price[site],
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def margin_heatmap(class_hours: pd.DataFrame, path: Path) -> Path:
+    """Class x month heat map of margin at spot price [USD thousand], diverging around zero."""
+    monthly = (
+        class_hours.assign(month=class_hours["time"].dt.strftime("%Y-%m")).pivot_table(
+            index="class", columns="month", values="margin_usd", aggfunc="sum", sort=False
+        )
+        / 1000.0
+    )
+    lim = float(np.nanmax(np.abs(monthly.to_numpy()))) or 1.0
+    fig, (ax,) = _figure(1, 0.45 * monthly.shape[0] + 1.5)
+    im = ax.imshow(monthly.to_numpy(), cmap="RdYlGn", vmin=-lim, vmax=lim, aspect="auto")
+    ax.set_xticks(range(monthly.shape[1]), monthly.columns, rotation=45, ha="right")
+    ax.set_yticks(range(monthly.shape[0]), monthly.index)
+    for (i, j), v in np.ndenumerate(monthly.to_numpy()):
+        ax.text(j, i, f"{v:,.0f}", ha="center", va="center", fontsize=7)
+    fig.colorbar(im, ax=ax, label="margin at spot, USD thousand per month")
+    ax.set_title("Margin by class and month if every machine ran every hour (no capex)")
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def write_scores(scenario: Scenario, scores: Scores, out_dir: str | Path) -> list[Path]:
+    """Write ``machines.csv``, ``class_hours.parquet`` and ``margin_by_class.png`` to ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    if len(scores.machines):
+        scores.machines.to_csv(out / "machines.csv", index=False)
+        written.append(out / "machines.csv")
+    class_hours = score_class_hours(scenario, scores)
+    class_hours.to_parquet(out / "class_hours.parquet", index=False)
+    written.append(out / "class_hours.parquet")
+    written.append(margin_heatmap(class_hours, out / "margin_by_class.png"))
+    return written
