@@ -95,6 +95,35 @@ def timed_run(study, workers: int, out: Path) -> dict:
         "wall_per_scenario_x_workers_s": per_scenario,
         "overhead_per_scenario_s": per_scenario - kernel_solve,
         "margins": rows.set_index("scenario_id")["margin_usd"].to_dict(),
+        "seconds_worker": rows.set_index("scenario_id")["seconds_worker"].round(3).to_dict(),
+    }
+
+
+def makespan(durations: list[float], workers: int) -> float:
+    """Wall time of greedy list scheduling (each task to the first free worker) [s]."""
+    free = [0.0] * workers
+    for d in durations:
+        i = free.index(min(free))
+        free[i] += d
+    return max(free)
+
+
+def schedules(seconds: dict[str, float], workers: int, hash_hex: str) -> dict:
+    """From the serial run's per-scenario times: the ideal wall time on ``workers`` and what
+    grid order and the runner's shuffled order would give."""
+    from optimizer.study import dispatch_order
+
+    ids = sorted(seconds)
+    grid = [seconds[i] for i in ids]
+    shuffled = [seconds[i] for i, _ in dispatch_order([(i, None) for i in ids], hash_hex)]
+    total = sum(grid)
+    return {
+        "serial_sum_s": total,
+        "longest_s": max(grid),
+        "lower_bound_s": max(total / workers, max(grid)),
+        "grid_order_s": makespan(grid, workers),
+        "shuffled_order_s": makespan(shuffled, workers),
+        "longest_first_s": makespan(sorted(grid, reverse=True), workers),
     }
 
 
@@ -171,6 +200,7 @@ def main() -> None:
     a = np.array(list(serial.pop("margins").values()))
     b = np.array(list(parallel.pop("margins").values()))
     np.testing.assert_allclose(a, b, rtol=1e-9)  # same plans whatever the pool size
+    sched = schedules(serial["seconds_worker"], args.workers, study.hash)
     mc = monte_carlo_shipping(args.hours)
     result = {
         "machine": machine(),
@@ -178,6 +208,7 @@ def main() -> None:
         "serial": serial,
         "parallel": parallel,
         "speedup": serial["wall_s"] / parallel["wall_s"],
+        "schedules_from_serial_times": sched,
         "monte_carlo_shipping": mc,
     }
     print(f"speed-up {result['speedup']:.2f}x with {args.workers} workers")
@@ -189,6 +220,12 @@ def main() -> None:
             f"extract {r['extract_s']:.3f}, in worker {r['in_worker_overhead_s']:.3f}, "
             f"outside workers {r['outside_worker_s']:.3f})"
         )
+    print(
+        f"  scheduling ({args.workers} workers, serial per-scenario times): sum {sched['serial_sum_s']:.1f} s, "
+        f"longest {sched['longest_s']:.1f} s, bound {sched['lower_bound_s']:.1f} s; grid order "
+        f"{sched['grid_order_s']:.1f} s, shuffled (used) {sched['shuffled_order_s']:.1f} s, "
+        f"longest first {sched['longest_first_s']:.1f} s"
+    )
     print(
         f"Monte Carlo: simulate {mc['paths']} paths x {mc['hours']} h {mc['simulate_all_paths_s'] * 1e3:.1f} ms; "
         f"per task: document {mc['task_doc_s'] * 1e3:.2f} ms, {mc['task_bytes'] / 1024:.0f} KiB, "
