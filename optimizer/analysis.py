@@ -1,7 +1,7 @@
 """What a study's rows say: tipping points, Monte Carlo risk, charts.
 
 A *regime* of an optimal plan is what a CFO would call a different decision: the MW of mining
-hall converted to HPC (to ``MW_TOLERANCE``) and the mining share band (mining only, HPC only,
+hall converted to HPC (to 0.1 MW or 1 %, whichever is larger) and the mining share band (mining only, HPC only,
 mixed, idle). A *tipping point* on an axis is where the regime changes between neighbouring
 values of that axis, every other axis held at its value; its bracket ``[lo, hi]`` holds ``lo``
 in the old regime and ``hi`` in the new one. Refinement (``--refine``) runs scenarios inside a
@@ -23,8 +23,10 @@ import pandas as pd
 
 from optimizer.storage import atomic_write, write_csv, write_json
 
-#: Two plans convert the same MW of hall to HPC when they differ by at most this [MW].
-MW_TOLERANCE = 0.01
+#: Two plans convert the same MW of hall to HPC when they differ by at most this [MW] or
+#: by at most ``MW_RELATIVE_TOLERANCE`` of the larger (a regime is a decision, not LP noise).
+MW_TOLERANCE = 0.1
+MW_RELATIVE_TOLERANCE = 0.01
 #: Share of energy below which a stream counts as off [-].
 SHARE_TOLERANCE = 1e-3
 #: Statuses of rows that carry no plan.
@@ -69,7 +71,8 @@ class Regime:
     def changes(self, other: Regime) -> list[str]:
         """What differs: ``hpc_mw_converted`` and/or ``mining_share``."""
         out = []
-        if abs(self.hpc_mw_converted - other.hpc_mw_converted) > MW_TOLERANCE:
+        a, b = self.hpc_mw_converted, other.hpc_mw_converted
+        if abs(a - b) > max(MW_TOLERANCE, MW_RELATIVE_TOLERANCE * max(abs(a), abs(b))):
             out.append("hpc_mw_converted")
         if self.band != other.band:
             out.append("mining_share")
@@ -117,10 +120,13 @@ class Bracket:
 def brackets(frame: pd.DataFrame, axis: str, axis_paths: Sequence[str]) -> list[Bracket]:
     """Every tipping bracket along ``axis``, per combination of the other axes.
 
-    Only rows with a plan count; grid and refinement rows alike (refinement rows narrow the
-    brackets they fall in).
+    Only rows with a plan count: the study's own rows and the refinement points of this axis
+    (which narrow the brackets they fall in); refinement points of other axes would pair up
+    across groups and are left out.
     """
     rows = ok_rows(frame)
+    if "origin" in rows:
+        rows = rows[rows["origin"].isin(["study", f"refine:{axis}"])]
     if axis not in rows or rows.empty:
         return []
     others = [p for p in axis_paths if p != axis and p in rows]

@@ -339,7 +339,7 @@ class _StudyProgress:
     def row(self, row: dict) -> None:
         if row.get("error"):
             self.failed.append(row)
-        if row.get("origin") == "refine":
+        if str(row.get("origin", "")).startswith("refine"):
             click.echo(
                 f"\nrefine {row['scenario_id']}: MW to HPC {row.get('hpc_mw_converted', float('nan')):.2f}",
                 err=True,

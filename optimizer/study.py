@@ -759,7 +759,7 @@ class ScenarioTask:
     backend, solver, time_limit_s
         Passed to :func:`optimizer.plan.plan_scenario` (with ``threads=1``).
     origin : str
-        ``study`` for the grid, ``refine`` for bisection points.
+        ``study`` for the grid, ``refine:AXIS`` for bisection points on AXIS.
     error : str
         A document that could not be formed: the worker reports this instead of running.
     """
@@ -1471,7 +1471,7 @@ def refine_tipping(
                 values[axis.path] = value
                 values = {path_: values[path_] for path_ in study.axis_paths}
                 sid = "r-" + _hash(values)[:10]
-                tasks.append(study.task(sid, values, origin="refine"))
+                tasks.append(study.task(sid, values, origin=f"refine:{axis.path}"))
         if not tasks:
             break
         store.plan_ids([t.scenario_id for t in tasks])

@@ -440,7 +440,7 @@ def test_tipping_point_is_refined_to_the_hand_derived_btc_price(tmp_path):
     assert t.value_lo <= price_star <= t.value_hi and t.width <= 5.0
     assert t.tipping_value == pytest.approx(price_star, abs=2.5)
     frame = storage.read_results(tmp_path / "out")
-    assert (frame["origin"] == "refine").sum() == run.ran
+    assert (frame["origin"] == "refine:market.btc_price_usd").sum() == run.ran
     # both sides of the refined bracket are the two regimes
     lo = frame[frame["market.btc_price_usd"] == t.value_lo].iloc[0]
     hi = frame[frame["market.btc_price_usd"] == t.value_hi].iloc[0]
@@ -682,3 +682,34 @@ def test_example_command_writes_the_studies(tmp_path):
         ],
     )
     assert result.exit_code == 2 and "did you mean 'market.btc_price_usd'?" in result.output
+
+
+def test_regimes_ignore_lp_noise_and_other_axes_refinement_points():
+    r = analysis.Regime
+    # 0.1 MW or 1 % of the larger, whichever is larger
+    assert r(36.2, "mixed").changes(r(36.25, "mixed")) == []
+    assert r(40.0, "mixed").changes(r(40.3, "mixed")) == []  # 0.3 < 1 % of 40.3
+    assert r(40.0, "mixed").changes(r(40.5, "mixed")) == ["hpc_mw_converted"]
+    assert r(0.0, "mining").changes(r(0.5, "mixed")) == ["hpc_mw_converted", "mining_share"]
+    assert analysis.share_band(100.0, 0.05) == "mining" and analysis.share_band(0.0, 0.0) == "idle"
+
+    def row(sid, origin, x, y, mw):
+        return {"scenario_id": sid, "origin": origin, "x": x, "y": y, "status": "optimal",
+                "error": "", "margin_usd": 1.0, "hpc_mw_converted": mw, "mining_mwh": 10.0,
+                "hpc_mwh": 10.0 if mw else 0.0}  # fmt: skip
+
+    frame = pd.DataFrame(
+        [
+            row("s0", "study", 1.0, 0.0, 0.0),
+            row("s1", "study", 2.0, 0.0, 5.0),
+            row("s2", "study", 1.0, 1.0, 0.0),
+            row("s3", "study", 2.0, 1.0, 0.0),
+            row("r1", "refine:x", 1.5, 0.0, 5.0),  # narrows x's bracket at y = 0
+        ]
+    )
+    (b,) = analysis.brackets(frame, "x", ["x", "y"])
+    assert (b.group, b.lo, b.hi) == ({"y": 0.0}, 1.0, 1.5)
+    # along y, r1 (x = 1.5) has no partner at y = 1: only the grid pair at x = 2 counts
+    (b,) = analysis.brackets(frame, "y", ["x", "y"])
+    assert (b.group, b.lo, b.hi) == ({"x": 2.0}, 0.0, 1.0)
+    assert b.changed == ("hpc_mw_converted", "mining_share")  # 5 -> 0 MW, mixed -> mining
