@@ -124,9 +124,7 @@ def brackets(frame: pd.DataFrame, axis: str, axis_paths: Sequence[str]) -> list[
     (which narrow the brackets they fall in); refinement points of other axes would pair up
     across groups and are left out.
     """
-    rows = ok_rows(frame)
-    if "origin" in rows:
-        rows = rows[rows["origin"].isin(["study", f"refine:{axis}"])]
+    rows = _along(ok_rows(frame), axis)
     if axis not in rows or rows.empty:
         return []
     others = [p for p in axis_paths if p != axis and p in rows]
@@ -155,6 +153,14 @@ def brackets(frame: pd.DataFrame, axis: str, axis_paths: Sequence[str]) -> list[
                     )
                 )
     return found
+
+
+def _along(rows: pd.DataFrame, axis: str) -> pd.DataFrame:
+    """The study's rows plus the refinement points of ``axis`` (those of other axes would pair
+    up across the groups of this one)."""
+    if "origin" not in rows:
+        return rows
+    return rows[rows["origin"].isin(["study", f"refine:{axis}"])]
 
 
 def _plain(value: Any) -> Any:
@@ -319,7 +325,8 @@ def plot_axes(frame: pd.DataFrame, axes: Sequence[Any], tipping: pd.DataFrame, p
     paths = [a.path for a in axes]
     for (ax_margin, ax_mw), axis in zip(grid, plotted, strict=True):
         others = [p for p in paths if p not in (axis.path, PATH_AXIS) and p in rows]
-        data = rows.assign(_x=rows[axis.path].astype(float))
+        data = _along(rows, axis.path)
+        data = data.assign(_x=data[axis.path].astype(float))
         keys = ["_x", *others]
         med = data.groupby(keys, sort=True)[["margin_usd", "hpc_mw_converted"]].median()
         med = med.reset_index()
