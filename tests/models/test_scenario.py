@@ -350,7 +350,7 @@ def test_duplicated_and_unsorted_hours(tmp_path):
     times = list(
         pd.date_range("2026-03-01", periods=48, freq="h", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
     )
-    dup = times[:20] + [times[19]] + times[20:]
+    dup = [*times[:20], times[19], *times[20:]]
     assert "duplicated hour 2026-03-01T19:00Z" in error_of(
         with_price_file(tmp_path, np.ones(49), times=dup), tmp_path
     )
