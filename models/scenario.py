@@ -277,35 +277,42 @@ def build_scenario(
     )
 
 
+def lookup(node: Any, key: str) -> Any:
+    """The value under ``key`` of a document node, or None.
+
+    In an array of tables, ``key`` is a table's ``name`` or, failing that, its position.
+    """
+    if isinstance(node, Mapping):
+        return node.get(key)
+    if isinstance(node, list):
+        for table in node:
+            if isinstance(table, Mapping) and table.get("name") == key:
+                return table
+        if key.isdigit() and int(key) < len(node):
+            return node[int(key)]
+    return None
+
+
 def set_field(doc: MutableMapping[str, Any], dotted: str, value: Any) -> dict[str, Any]:
     """Return a deep copy of ``doc`` with one field replaced, addressed by a dotted path.
 
     Tables in arrays are addressed by their ``name`` (``sites.odessa.price_scale``) or by
-    position (``gpus.0.max_servers``). Used by studies.
+    position (``gpus.0.max_servers``), see :func:`lookup`. Used by studies.
     """
     out = copy.deepcopy(dict(doc))
     parts = dotted.split(".")
     node: Any = out
     for i, part in enumerate(parts[:-1]):
-        if isinstance(node, list):
-            match = [t for t in node if isinstance(t, Mapping) and t.get("name") == part]
-            if match:
-                node = match[0]
-            elif part.isdigit() and int(part) < len(node):
-                node = node[int(part)]
-            else:
+        found = lookup(node, part)
+        if found is None:
+            at = ".".join(parts[: i + 1])
+            if isinstance(node, list):
                 known = [t.get("name") for t in node if isinstance(t, Mapping)]
-                raise ScenarioError(
-                    f"{'.'.join(parts[: i + 1])}: no table named '{part}' (known: {known})"
-                )
-        elif isinstance(node, MutableMapping):
-            if part not in node:
-                raise ScenarioError(
-                    f"{'.'.join(parts[: i + 1])}: no such field (known: {sorted(node)})"
-                )
-            node = node[part]
-        else:
-            raise ScenarioError(f"{'.'.join(parts[: i + 1])}: not a table")
+                raise ScenarioError(f"{at}: no table named '{part}' (known: {known})")
+            if isinstance(node, Mapping):
+                raise ScenarioError(f"{at}: no such field (known: {sorted(node)})")
+            raise ScenarioError(f"{at}: not a table")
+        node = found
     if not isinstance(node, MutableMapping):
         raise ScenarioError(f"{dotted}: not a table field")
     node[parts[-1]] = value

@@ -40,7 +40,7 @@ from models.contracts import LEASE_KEYS, PPA_KEYS
 from models.fields import Where, check_keys, integer, number, one_of, text
 from models.fleet import FLEET_KEYS, GPU_KEYS, HOSTING_KEYS
 from models.market import MARKET_KEYS, difficulty_from_hashrate_ehs
-from models.scenario import SCENARIO_KEYS, TOP_KEYS
+from models.scenario import SCENARIO_KEYS, TOP_KEYS, lookup
 from models.sites import SITE_KEYS
 
 BUILTIN_EXAMPLE = "builtin:example"
@@ -437,19 +437,6 @@ def _read_base(base: str, study_dir: Path, where: Where) -> tuple[dict[str, Any]
         raise where.error(f"{path.name} is not valid TOML: {exc}") from None
 
 
-def _child(node: Any, key: str) -> Any:
-    """The table under ``key`` of a scenario document node (arrays of tables by name/position)."""
-    if isinstance(node, Mapping):
-        return node.get(key)
-    if isinstance(node, list):
-        for t in node:
-            if isinstance(t, Mapping) and t.get("name") == key:
-                return t
-        if key.isdigit() and int(key) < len(node):
-            return node[int(key)]
-    return None
-
-
 def _is_axis_spec(value: Any) -> bool:
     return isinstance(value, Mapping) and any(k in value for k in AXIS_KINDS)
 
@@ -467,9 +454,9 @@ def _leaves(
         parts = key.split(".")  # quoted dotted keys: "sites.odessa.price_scale" = [...]
         node = base
         for p in parts[:-1]:
-            node = _child(node, p)
+            node = lookup(node, p)
         full = f"{prefix}{key}"
-        child = _child(node, parts[-1])
+        child = lookup(node, parts[-1])
         nested = isinstance(value, Mapping) and not (axes and _is_axis_spec(value))
         if nested and (axes or isinstance(child, Mapping | list)):
             if axes and not isinstance(child, Mapping | list):
@@ -508,7 +495,7 @@ def _check_path(doc: Mapping[str, Any], path: str, where: Where) -> None:
         if len(parts) < 3:
             example = f"{top}.{names[0] if names else 0}.{_ARRAY_KEYS[top][1]}"
             raise where.error(f"name a table and a field of [[{top}]], e.g. {example}")
-        if _child(rows, parts[1]) is None:
+        if lookup(rows, parts[1]) is None:
             known = names or [str(i) for i in range(len(rows))]
             if not rows:
                 raise where.error(f"the base scenario has no [[{top}]] tables")
@@ -519,7 +506,7 @@ def _check_path(doc: Mapping[str, Any], path: str, where: Where) -> None:
     if len(parts) > depth:  # inside a series or cooling table: the levels above must exist
         node: Any = doc
         for i, p in enumerate(parts[:-1]):
-            node = _child(node, p)
+            node = lookup(node, p)
             if not isinstance(node, Mapping | list):
                 raise where.error(
                     f"{'.'.join(parts[: i + 1])} is not a table in the base scenario; set the "
@@ -596,7 +583,7 @@ def sample(kind: str, low: float, high: float, n: int, rng: np.random.Generator)
 def _get_field(doc: Mapping[str, Any], path: str) -> Any:
     node: Any = doc
     for p in path.split("."):
-        node = _child(node, p)
+        node = lookup(node, p)
     return node
 
 

@@ -240,6 +240,9 @@ def test_set_field_by_dotted_path():
     s = build(set_field(new, "market.btc_price_usd", 60000.0))
     assert s.market.btc_price_usd[0] == 60000.0
     assert s.sites[0].price_usd_per_mwh[0] == pytest.approx(42.0)  # 35 * 1.2
+    assert (
+        set_field(doc, "sites.0.price_scale", 0.5)["sites"][0]["price_scale"] == 0.5
+    )  # by position
     with pytest.raises(ScenarioError, match="no table named 'nowhere'"):
         set_field(doc, "sites.nowhere.price_scale", 1.0)
 
