@@ -109,11 +109,6 @@ class Scenario:
             out[p.site] = p.block_mw
         return out
 
-    def month_of_hour(self) -> np.ndarray:
-        """Month number ``mu(t)`` of each hour, 0-based from the first month of the horizon (UTC)."""
-        months = self.index.year * 12 + self.index.month
-        return np.asarray(months - months[0], dtype=np.int64)
-
     def equals(self, other: Scenario) -> bool:
         """Field-by-field equality, arrays compared exactly (used by round-trip tests)."""
         return _same(self, other, skip=("source",))
