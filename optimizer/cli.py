@@ -68,6 +68,17 @@ scenario_argument = click.argument(
 )
 
 
+def out_option(help: str, *, required: bool = True):
+    """The ``--out DIR`` option every command that writes files shares."""
+    return click.option(
+        "--out",
+        "out_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        required=required,
+        help=help,
+    )
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(_version(), prog_name="hashpivot")
 def main() -> None:
@@ -265,13 +276,7 @@ def hashprice(
 
 @main.command()
 @scenario_argument
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Folder for machines.csv, class_hours.parquet and margin_by_class.png.",
-)
+@out_option("Folder for machines.csv, class_hours.parquet and margin_by_class.png.")
 @user_errors
 def score(scenario: str | None, out_dir: Path) -> None:
     """Score every machine for every hour (no LP): revenue, energy, breakeven, margin at spot.
@@ -355,12 +360,7 @@ class _StudyProgress:
 
 @main.command()
 @click.argument("study_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Results folder: Parquet parts, manifest.json, summary.csv, charts.",
-)
+@out_option("Results folder: Parquet parts, manifest.json, summary.csv, charts.", required=False)
 @click.option(
     "--workers",
     type=click.IntRange(min=0),
@@ -532,13 +532,7 @@ def plan_table(summary: dict) -> str:
 
 @main.command()
 @scenario_argument
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Folder for plan.csv, summary.json and the charts.",
-)
+@out_option("Folder for plan.csv, summary.json and the charts.")
 @click.option(
     "--backend",
     type=click.Choice(["highs", "pulp"]),
