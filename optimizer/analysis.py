@@ -12,7 +12,6 @@ within half its width.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -445,7 +444,3 @@ def write_analysis(
         ):
             files.append(out / "monte_carlo.png")
     return files, tipping, risk
-
-
-def _finite(x: float) -> bool:  # pragma: no cover
-    return isinstance(x, float) and math.isfinite(x)

@@ -17,11 +17,8 @@ Charts use the Agg canvas directly (no pyplot state, no display needed).
 
 from __future__ import annotations
 
-import json
-import math
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +26,7 @@ import pandas as pd
 from models import Scenario
 from optimizer.plan import Plan
 from optimizer.score import Scores
+from optimizer.storage import write_json
 
 #: Beyond this horizon the allocation chart shows daily means [h].
 HOURLY_CHART_MAX_HOURS = 24 * 21
@@ -47,25 +45,6 @@ def _csv(frame: pd.DataFrame, path: Path) -> Path:
         out["time"] = out["time"].dt.strftime(TIME_FORMAT)
     out.to_csv(path, index=False, float_format="%.6f")
     return path
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return None if not math.isfinite(value) else float(value)
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
-
-
-def _finite(obj: Any) -> Any:
-    """NaN/inf -> None, recursively (JSON has no NaN)."""
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 def write_report(
@@ -100,9 +79,7 @@ def write_report(
     seconds["report"] = time.perf_counter() - t0
     seconds["total"] = sum(v for k, v in seconds.items() if k != "total")
     path = out / "summary.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(_finite(plan.summary), indent=2, default=_json_default) + "\n")
-    tmp.replace(path)
+    write_json(path, plan.summary, indent=2)
     paths.append(path)
     return paths
 
