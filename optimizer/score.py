@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from kernels.revenue import btc_per_th_hour, score_asics, score_gpus
+from kernels.revenue import btc_per_th_hour, hashprice_usd_per_ph_day, score_asics, score_gpus
 from models import Scenario
 
 
@@ -134,5 +134,8 @@ def score_scenario(scenario: Scenario) -> Scores:
     else:
         Rg = Eg = np.zeros((0, s.hours))
     m = s.market
-    hashprice = usd / (1.0 - m.pool_fee) * 1000.0 * 24.0
+    hashprice = np.asarray(
+        hashprice_usd_per_ph_day(m.btc_price_usd, m.difficulty, m.fees_btc_per_block, m.height),
+        dtype=float,
+    )
     return Scores(R, E, Rg, Eg, usd, hashprice, machines)
