@@ -470,18 +470,13 @@ class _FleetBuilder:
         )
         eff = cols["power_kw"] * 1000.0 / cols["hashrate_ths"]
         band = np.clip(np.searchsorted(self.bands, eff, side="right") - 1, 0, len(self.bands) - 2)
-        contract_names = [c for c, _ in self.contracts]
-        keyed: dict[tuple, int] = {}
-        klass = np.empty(len(eff), dtype=np.int64)
-        classes: list[AsicClass] = []
+        contract = np.array([c or "" for c, _ in self.contracts], dtype=object)[part_of]
         # Class key: site, model, band, contract; numbered in order of first appearance.
-        for i in range(len(eff)):
-            key = (cols["site"][i], cols["model"][i], band[i], contract_names[part_of[i]])
-            c = keyed.get(key)
-            if c is None:
-                c = keyed[key] = len(classes)
-                classes.append(key)  # type: ignore[arg-type]
-            klass[i] = c
+        codes, uniques = pd.MultiIndex.from_arrays(
+            [cols["site"], cols["model"], band, contract]
+        ).factorize(sort=False)
+        klass = np.asarray(codes, dtype=np.int64)
+        classes = [(int(s), str(m), int(b), c or None) for s, m, b, c in uniques]
         counts = np.bincount(klass, minlength=len(classes))
         uptime_of = {c: u for c, u in self.contracts}
         out = []
