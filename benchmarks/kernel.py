@@ -72,7 +72,7 @@ def synthetic_fleet(n_machines: int, n_sites: int, seed: int = 0) -> dict:
 
     Machines are listed site by site (as a fleet file would be), models and bands mixed.
     """
-    from kernels.revenue import btc_per_th_hour
+    from kernels.bitcoin import btc_per_th_hour
 
     rng = np.random.default_rng(seed)
     hours = np.arange(HOURS)

@@ -5,16 +5,18 @@
 (Monte Carlo paths) is imported on its own.
 """
 
-from kernels.revenue import (
-    AsicMatrix,
-    AsicScores,
-    GpuScores,
+from kernels.bitcoin import (
     block_subsidy_btc,
     breakeven_usd_per_mwh,
     btc_per_th_hour,
     difficulty_from_hashrate_ehs,
     hashprice_usd_per_ph_day,
     network_hashrate_ehs,
+)
+from kernels.revenue import (
+    AsicMatrix,
+    AsicScores,
+    GpuScores,
     pue_table,
     score_asics,
     score_asics_matrix,

@@ -49,13 +49,15 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
+from kernels.bitcoin import HASHES_PER_DIFFICULTY, TARGET_BLOCK_S
+
 HOURS_PER_YEAR = 8760
 BLOCKS_PER_EPOCH = 2016
-TARGET_TIMESPAN_S = BLOCKS_PER_EPOCH * 600.0  # two weeks [s]
+TARGET_TIMESPAN_S = BLOCKS_PER_EPOCH * TARGET_BLOCK_S  # two weeks [s]
 MIN_TIMESPAN_S = TARGET_TIMESPAN_S / 4.0
 MAX_TIMESPAN_S = TARGET_TIMESPAN_S * 4.0
 # blocks per hour = hashrate [EH/s] * this / difficulty
-_BLOCKS_PER_HOUR_PER_EHS_PER_DIFFICULTY = 1e18 * 3600.0 / 2.0**32
+_BLOCKS_PER_HOUR_PER_EHS_PER_DIFFICULTY = 1e18 * 3600.0 / HASHES_PER_DIFFICULTY
 # Slack [blocks] when deciding whether an epoch ends within the hour: absorbs float rounding
 # (e.g. 12 blocks/h hitting 2016 after exactly 168 h) and when flooring the height.
 _EPSILON_BLOCKS = 1e-9

@@ -10,12 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kernels.bitcoin import difficulty_from_hashrate_ehs, network_hashrate_ehs
 from models.fields import Where, check_keys, integer, number
 from models.series import resolve_series
-
-#: 2**32 hashes per unit of difficulty; one block every 600 s at equilibrium.
-HASHES_PER_DIFFICULTY = 2.0**32
-TARGET_BLOCK_S = 600.0
 
 MARKET_KEYS = (
     "btc_price_usd",
@@ -26,11 +23,6 @@ MARKET_KEYS = (
     "blocks_per_hour",
     "pool_fee",
 )
-
-
-def difficulty_from_hashrate_ehs(hashrate_ehs: float | np.ndarray) -> float | np.ndarray:
-    """Difficulty at which ``hashrate_ehs`` [EH/s] finds one block per 600 s: ``H * 600 / 2**32``."""
-    return np.asarray(hashrate_ehs) * 1e18 * TARGET_BLOCK_S / HASHES_PER_DIFFICULTY
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,7 +52,7 @@ class Market:
     @property
     def network_hashrate_ehs(self) -> np.ndarray:
         """Implied network hashrate [EH/s]."""
-        return self.difficulty * HASHES_PER_DIFFICULTY / TARGET_BLOCK_S / 1e18
+        return network_hashrate_ehs(self.difficulty)
 
 
 def parse_market(

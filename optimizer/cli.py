@@ -208,7 +208,7 @@ def hashprice(
       hashpivot hashprice --price 90000 --hashrate-ehs 1100 --fees 0.03 --height 925000 \\
           --efficiency-j-th 17.5 --pue 1.05
     """
-    from kernels.revenue import (
+    from kernels.bitcoin import (
         block_subsidy_btc,
         breakeven_usd_per_mwh,
         difficulty_from_hashrate_ehs,

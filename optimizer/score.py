@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from kernels.revenue import btc_per_th_hour, hashprice_usd_per_ph_day, score_asics, score_gpus
+from kernels.bitcoin import btc_per_th_hour, hashprice_usd_per_ph_day
+from kernels.revenue import score_asics, score_gpus
 from models import Scenario
 
 

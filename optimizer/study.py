@@ -35,11 +35,12 @@ from typing import Any
 
 import numpy as np
 
+from kernels.bitcoin import difficulty_from_hashrate_ehs, network_hashrate_ehs
 from models import ScenarioError, build_scenario, set_field
 from models.contracts import LEASE_KEYS, PPA_KEYS
 from models.fields import Where, check_keys, integer, number, one_of, text
 from models.fleet import FLEET_KEYS, GPU_KEYS, HOSTING_KEYS
-from models.market import MARKET_KEYS, difficulty_from_hashrate_ehs
+from models.market import MARKET_KEYS
 from models.scenario import SCENARIO_KEYS, TOP_KEYS, lookup
 from models.sites import SITE_KEYS
 
@@ -654,7 +655,7 @@ def path_start(doc: Mapping[str, Any], where: Where) -> dict[str, Any]:
 
     if "difficulty" in market:
         difficulty = constant("difficulty")
-        hashrate = difficulty * 2.0**32 / 600.0 / 1e18
+        hashrate = float(network_hashrate_ehs(difficulty))
     else:
         hashrate = constant("network_hashrate_ehs")
         difficulty = float(difficulty_from_hashrate_ehs(hashrate))
@@ -915,7 +916,7 @@ def _run_scenario(task: ScenarioTask) -> dict[str, Any]:
 
 
 def _market_columns(scenario) -> dict[str, Any]:
-    from kernels.revenue import hashprice_usd_per_ph_day
+    from kernels.bitcoin import hashprice_usd_per_ph_day
 
     m = scenario.market
     curtailed = np.zeros(scenario.hours, dtype=bool)

@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from kernels import reference, revenue
-from kernels.revenue import (
-    block_hours_for,
+from kernels.bitcoin import (
     block_subsidy_btc,
     breakeven_usd_per_mwh,
     btc_per_th_hour,
@@ -19,6 +18,7 @@ from kernels.revenue import (
     hashprice_usd_per_ph_day,
     network_hashrate_ehs,
 )
+from kernels.revenue import block_hours_for
 
 RTOL = 1e-9
 ATOL = 1e-12  # for entries that are exactly 0 in one implementation

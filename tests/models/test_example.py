@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kernels.revenue import hashprice_usd_per_ph_day
+from kernels.bitcoin import hashprice_usd_per_ph_day
 from models import load_scenario
 from models.example import example_scenario, write_example
 

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from kernels.bitcoin import difficulty_from_hashrate_ehs
 from models import ScenarioError, build_scenario, catalog, load_scenario, set_field
-from models.market import difficulty_from_hashrate_ehs
 
 
 def tiny_doc(hours: int = 48) -> dict:

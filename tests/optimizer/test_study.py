@@ -18,11 +18,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from kernels.bitcoin import btc_per_th_hour, difficulty_from_hashrate_ehs
 from kernels.paths import simulate_paths
-from kernels.revenue import btc_per_th_hour
 from models import ScenarioError, build_scenario
 from models.catalog import PUE
-from models.market import difficulty_from_hashrate_ehs
 from optimizer import analysis, storage
 from optimizer.cli import main
 from optimizer.study import (
