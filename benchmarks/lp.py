@@ -10,7 +10,7 @@ cloud GPUs) is planned for 720 to 17,520 hours with 5 to 50 ASIC classes (one mo
 class, 12-35 J/TH). For each size:
 
 - ``kernel``: :func:`optimizer.score.score_scenario` (warm numba cache);
-- ``build``: :func:`optimizer.lp.lp_data` + :func:`optimizer.lp.build_lp` (sparse blocks);
+- ``build``: :func:`optimizer.lp.data.lp_data` + :func:`optimizer.lp.formulation.build_lp` (sparse blocks);
 - ``highs``: the HiGHS solve (``passModel`` + ``run``), default threads and ``threads=1``
   (what studies use);
 - ``pulp``: rendering the LP as a PuLP problem and solving it with CBC, on the smaller sizes
@@ -163,10 +163,11 @@ def best(fn, repeat: int) -> tuple[float, object]:
 
 def measure(hours: int, n_classes: int, repeat: int, pulp: bool) -> dict:
     from models import build_scenario
-    from optimizer.lp import build_lp, lp_data
+    from optimizer.lp.backends import pulp_problem, solve_lp
+    from optimizer.lp.data import lp_data
+    from optimizer.lp.formulation import build_lp
     from optimizer.plan import plan_scenario
     from optimizer.score import score_scenario
-    from optimizer.solve import pulp_problem, solve_lp
 
     scenario = build_scenario(synthetic_doc(hours, n_classes), source="<bench>")
     assert len(scenario.classes) == n_classes

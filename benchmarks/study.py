@@ -5,7 +5,7 @@ Run from the repository root::
     python benchmarks/study.py [--hours 8760] [--workers 2] [--json FILE]
 
 A 40-scenario grid on the built-in example (5 BTC prices x 4 site price scales x 2 fee
-factors; a full year unless --hours says otherwise) runs through `optimizer.study.run_study`
+factors; a full year unless --hours says otherwise) runs through `optimizer.api.run_study`
 twice: on one worker process (the serial baseline: the same code path, one scenario at a time)
 and on ``--workers`` processes. Each run starts a fresh pool (forkserver + per-worker warm-up
 included in its wall time) and writes its Parquet parts and manifest as usual; charts are off.
@@ -44,8 +44,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from optimizer import storage  # noqa: E402
-from optimizer.study import parse_study, run_study, simulate_study_paths  # noqa: E402
+from optimizer.api import run_study  # noqa: E402
+from optimizer.report import result_store  # noqa: E402
+from optimizer.study.definition import parse_study  # noqa: E402
+from optimizer.study.monte_carlo import simulate_study_paths  # noqa: E402
 
 
 def grid_study(hours: int):
@@ -68,7 +70,7 @@ def timed_run(study, workers: int, out: Path) -> dict:
     t0 = time.perf_counter()
     run = run_study(study, out, workers=workers, charts=False)
     wall = time.perf_counter() - t0
-    rows = storage.read_results(out)
+    rows = result_store.read_results(out)
     assert (rows["status"] == "optimal").all(), rows[["scenario_id", "status", "error"]]
     n = len(rows)
     kernel_solve = float((rows["seconds_kernel"] + rows["seconds_solve"]).mean())
@@ -111,7 +113,7 @@ def makespan(durations: list[float], workers: int) -> float:
 def schedules(seconds: dict[str, float], workers: int, hash_hex: str) -> dict:
     """From the serial run's per-scenario times: the ideal wall time on ``workers`` and what
     grid order and the runner's shuffled order would give."""
-    from optimizer.study import dispatch_order
+    from optimizer.study.runner import dispatch_order
 
     ids = sorted(seconds)
     grid = [seconds[i] for i in ids]
@@ -138,9 +140,9 @@ def monte_carlo_shipping(hours: int, paths: int = 40) -> dict:
         source="<benchmark mc>",
     )
     simulate_study_paths(study.monte_carlo, study.base_doc)  # compile / load the kernel
-    from optimizer import study as study_module
+    from optimizer.study import monte_carlo
 
-    study_module._paths.cache_clear()
+    monte_carlo._paths.cache_clear()
     t0 = time.perf_counter()
     simulate_study_paths(study.monte_carlo, study.base_doc)
     simulate_s = time.perf_counter() - t0

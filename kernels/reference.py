@@ -1,7 +1,7 @@
 """Plain-numpy twin of the machine-hour kernels in `kernels.revenue`.
 
 Same signatures, same semantics, written as whole-array expressions straight from the
-formulas in DESIGN.md ("Revenue model"): every machine x hour array is materialized, so memory
+formulas of docs/model.md §3: every machine x hour array is materialized, so memory
 is several times 8 bytes per machine-hour. The tests hold the numba kernels to these numbers
 (1e-9 relative); the kernel benchmark uses them as the numpy baseline (run over chunks of
 machines to fit in memory). No input validation beyond what numpy does itself.

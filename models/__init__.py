@@ -1,8 +1,9 @@
 """hashpivot's domain: fleet, sites, market, contracts, scenario loading and validation."""
 
 from models.catalog import catalog
+from models.documents import set_field
 from models.errors import ScenarioError
-from models.scenario import Scenario, build_scenario, load_scenario, read_scenario_doc, set_field
+from models.scenario import Scenario, build_scenario, load_scenario, read_scenario_doc
 
 __all__ = [
     "Scenario",

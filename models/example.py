@@ -1,14 +1,13 @@
 """The built-in example: one 100 MW West Texas site, one year hourly from 2026-01-01 UTC.
 
 The same commented TOML text serves twice: with ``{ synthetic = ... }`` series it *is* the
-built-in example; ``write_example(dir)`` writes it with the series generated into CSV files, an
+built-in example; ``example_files()`` gives it with the series generated into CSV files, an
 editable copy that loads back to the identical scenario.
 """
 
 from __future__ import annotations
 
 import tomllib
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -156,26 +155,29 @@ def example_text() -> str:
     return _render({k: {"synthetic": gen, **params} for k, (_, _, gen, params) in SERIES.items()})
 
 
+def example_doc() -> dict:
+    """The built-in example as a scenario document (synthetic series)."""
+    return tomllib.loads(example_text())
+
+
 def example_scenario() -> Scenario:
     """The built-in example scenario (synthetic series, seed 7)."""
-    return build_scenario(tomllib.loads(example_text()), source=EXAMPLE_SOURCE)
+    return build_scenario(example_doc(), source=EXAMPLE_SOURCE)
 
 
-def write_example(directory: str | Path) -> Path:
-    """Write the example as editable files: ``scenario.toml`` and one CSV per series.
+def example_files() -> dict[str, str | pd.DataFrame]:
+    """The example as editable files: ``scenario.toml`` (text) and one series table per CSV.
 
-    Returns the path of ``scenario.toml``. Values are written at full precision so the files load
-    back to exactly the built-in scenario.
+    Values are kept at full precision so the files load back to exactly the built-in scenario;
+    :func:`optimizer.report.example_files.write_example` writes them.
     """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     index = hourly_index(START, HOURS)
     times = index.strftime("%Y-%m-%dT%H:%M:%SZ")
+    files: dict[str, str | pd.DataFrame] = {}
     specs = {}
     for key, (fname, column, gen, params) in SERIES.items():
         values = np.asarray(synthetic.generate(gen, index, SEED, **params), dtype=float)
-        pd.DataFrame({"time": times, column: values}).to_csv(directory / fname, index=False)
+        files[fname] = pd.DataFrame({"time": times, column: values})
         specs[key] = {"file": fname, "value_column": column}
-    path = directory / "scenario.toml"
-    path.write_text(_render(specs))
-    return path
+    files["scenario.toml"] = _render(specs)
+    return files

@@ -7,10 +7,8 @@ an in-memory document (the built-in example, studies that vary fields). Every er
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import tomllib
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ import pandas as pd
 
 from models.catalog import COOLING_TYPES
 from models.contracts import Lease, Ppa, parse_lease, parse_ppa
-from models.errors import ScenarioError
+from models.documents import read_toml
 from models.fields import Where, check_keys, integer, number_list, require_table, table_list, text
 from models.fleet import (
     DEFAULT_BANDS_J_PER_TH,
@@ -146,14 +144,7 @@ def _same(a: Any, b: Any, skip: tuple[str, ...] = ()) -> bool:
 
 def read_scenario_doc(path: str | Path) -> dict[str, Any]:
     """Parse a scenario TOML file into a document (no validation beyond TOML syntax)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ScenarioError(f"{path}: scenario file not found")
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    return read_toml(path, "scenario")
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -270,45 +261,3 @@ def build_scenario(
         seed=seed,
         source=source,
     )
-
-
-def lookup(node: Any, key: str) -> Any:
-    """The value under ``key`` of a document node, or None.
-
-    In an array of tables, ``key`` is a table's ``name`` or, failing that, its position.
-    """
-    if isinstance(node, Mapping):
-        return node.get(key)
-    if isinstance(node, list):
-        for table in node:
-            if isinstance(table, Mapping) and table.get("name") == key:
-                return table
-        if key.isdigit() and int(key) < len(node):
-            return node[int(key)]
-    return None
-
-
-def set_field(doc: MutableMapping[str, Any], dotted: str, value: Any) -> dict[str, Any]:
-    """Return a deep copy of ``doc`` with one field replaced, addressed by a dotted path.
-
-    Tables in arrays are addressed by their ``name`` (``sites.odessa.price_scale``) or by
-    position (``gpus.0.max_servers``), see :func:`lookup`. Used by studies.
-    """
-    out = copy.deepcopy(dict(doc))
-    parts = dotted.split(".")
-    node: Any = out
-    for i, part in enumerate(parts[:-1]):
-        found = lookup(node, part)
-        if found is None:
-            at = ".".join(parts[: i + 1])
-            if isinstance(node, list):
-                known = [t.get("name") for t in node if isinstance(t, Mapping)]
-                raise ScenarioError(f"{at}: no table named '{part}' (known: {known})")
-            if isinstance(node, Mapping):
-                raise ScenarioError(f"{at}: no such field (known: {sorted(node)})")
-            raise ScenarioError(f"{at}: not a table")
-        node = found
-    if not isinstance(node, MutableMapping):
-        raise ScenarioError(f"{dotted}: not a table field")
-    node[parts[-1]] = value
-    return out

@@ -18,6 +18,8 @@ import numpy as np
 
 from models import Scenario, ScenarioError, load_scenario
 from optimizer.errors import InfeasibleError, SolverError
+from optimizer.lp.backends import BACKENDS
+from optimizer.summary import PlanSummary
 
 EXIT_BAD_INPUT = 2
 EXIT_INFEASIBLE = 3
@@ -103,7 +105,7 @@ def example(directory: Path) -> None:
       hashpivot example my-site/
       hashpivot validate my-site/scenario.toml
     """
-    from models.example import write_example
+    from optimizer.report.example_files import write_example
 
     path = write_example(directory)
     files = sorted(p.name for p in directory.iterdir())
@@ -289,7 +291,7 @@ def score(scenario: str | None, out_dir: Path) -> None:
     """
     import time
 
-    from optimizer.report import write_scores
+    from optimizer.report.score_files import write_scores
     from optimizer.score import score_scenario
 
     t0 = time.perf_counter()
@@ -415,7 +417,9 @@ def study(
     """
     import signal
 
-    from optimizer.study import read_study, run_study, write_example_study
+    from optimizer.api import run_study
+    from optimizer.report.example_files import write_example_study
+    from optimizer.study.definition import read_study
 
     if example_dir is not None:
         paths = write_example_study(example_dir)
@@ -493,40 +497,40 @@ def _write_lp_suffix(ctx, param, value):
     return value
 
 
-def plan_table(summary: dict) -> str:
+def plan_table(summary: PlanSummary) -> str:
     """The compact plain-text summary ``hashpivot plan`` prints: MW split, margin by stream."""
     s = summary
     streams = (
-        ("mining (BTC)", s["revenue_mining_usd"]),
-        ("hosting (client ASICs)", s["revenue_hosting_usd"]),
-        ("HPC (GPU rent and sales)", s["revenue_hpc_usd"]),
-        ("PPA resale credit", s["resale_credit_usd"]),
-        ("spot energy", -s["energy_cost_usd"]),
-        ("PPA take-or-pay", -s["ppa_cost_usd"]),
-        ("coincident-peak charges", -s["peak_charge_usd"]),
-        ("hall conversion", -s["conversion_cost_usd"]),
-        ("GPU capex", -s["gpu_capex_usd"]),
-        ("SLA penalties", -s["sla_penalty_usd"]),
-        ("minimum-take shortfall", -s["shortfall_usd"]),
+        ("mining (BTC)", s.revenue_mining_usd),
+        ("hosting (client ASICs)", s.revenue_hosting_usd),
+        ("HPC (GPU rent and sales)", s.revenue_hpc_usd),
+        ("PPA resale credit", s.resale_credit_usd),
+        ("spot energy", -s.energy_cost_usd),
+        ("PPA take-or-pay", -s.ppa_cost_usd),
+        ("coincident-peak charges", -s.peak_charge_usd),
+        ("hall conversion", -s.conversion_cost_usd),
+        ("GPU capex", -s.gpu_capex_usd),
+        ("SLA penalties", -s.sla_penalty_usd),
+        ("minimum-take shortfall", -s.shortfall_usd),
     )
     lines = [
-        f"{s['scenario']}: {s['status']} ({s['backend']}: {s['solver']}), {s['hours']:,} hours",
-        f"mean MW         mining {s['mean_mining_mw']:,.1f} | HPC firm {s['mean_hpc_firm_mw']:,.1f}"
-        f" | HPC interruptible {s['mean_hpc_interruptible_mw']:,.1f}"
-        f" | curtailed {s['mean_curtailed_mw']:,.1f}",
-        f"to HPC          {s['hpc_mw_converted']:,.1f} MW converted; GPU servers "
-        f"{s['gpu_servers_firm']:,.0f} firm ({s['firm_it_mw']:,.1f} MW IT), "
-        f"{s['gpu_servers_installed']:,.0f} installed, "
-        f"{s['gpu_servers_interruptible_mean']:,.0f} interruptible (mean)",
-        f"curtailed       {s['hours_curtailed']:,} hours ({s['curtailed_mwh']:,.0f} MWh); "
-        f"{s['hours_curtailment_orders']:,} hours with curtailment orders",
-        f"energy          {s['mining_mwh']:,.0f} MWh mining, {s['hpc_mwh']:,.0f} MWh HPC, "
-        f"{s['ppa_resold_mwh']:,.0f} MWh PPA resold",
+        f"{s.scenario}: {s.status} ({s.backend}: {s.solver}), {s.hours:,} hours",
+        f"mean MW         mining {s.mean_mining_mw:,.1f} | HPC firm {s.mean_hpc_firm_mw:,.1f}"
+        f" | HPC interruptible {s.mean_hpc_interruptible_mw:,.1f}"
+        f" | curtailed {s.mean_curtailed_mw:,.1f}",
+        f"to HPC          {s.hpc_mw_converted:,.1f} MW converted; GPU servers "
+        f"{s.gpu_servers_firm:,.0f} firm ({s.firm_it_mw:,.1f} MW IT), "
+        f"{s.gpu_servers_installed:,.0f} installed, "
+        f"{s.gpu_servers_interruptible_mean:,.0f} interruptible (mean)",
+        f"curtailed       {s.hours_curtailed:,} hours ({s.curtailed_mwh:,.0f} MWh); "
+        f"{s.hours_curtailment_orders:,} hours with curtailment orders",
+        f"energy          {s.mining_mwh:,.0f} MWh mining, {s.hpc_mwh:,.0f} MWh HPC, "
+        f"{s.ppa_resold_mwh:,.0f} MWh PPA resold",
         "",
         f"{'margin by stream':<28}{'USD':>16}",
     ]
     lines += [f"  {name:<26}{round(value):>16,}" for name, value in streams]  # no "-0"
-    lines.append(f"  {'margin':<26}{s['margin_usd']:>16,.0f}")
+    lines.append(f"  {'margin':<26}{s.margin_usd:>16,.0f}")
     return "\n".join(lines)
 
 
@@ -535,7 +539,7 @@ def plan_table(summary: dict) -> str:
 @out_option("Folder for plan.csv, summary.json and the charts.")
 @click.option(
     "--backend",
-    type=click.Choice(["highs", "pulp"]),
+    type=click.Choice(BACKENDS),
     default="highs",
     show_default=True,
     help="highs: HiGHS in memory; pulp: the LP through PuLP (CBC unless --solver).",
@@ -580,30 +584,26 @@ def plan(
       hashpivot plan --out out/
       hashpivot plan my-site/scenario.toml --out out/ --backend pulp --write-lp out/plan.lp
     """
-    import time
-
     from optimizer.plan import plan_scenario
-    from optimizer.report import write_report
+    from optimizer.report.plan_files import write_model, write_report
+    from optimizer.timings import Timings
 
     def progress(stage: str, seconds: float) -> None:
         click.echo(f"{stage:<8}{seconds:8.2f} s", err=True)
 
-    t0 = time.perf_counter()
-    loaded = load_or_example(scenario)
-    t_load = time.perf_counter() - t0
-    progress("load", t_load)
+    timings = Timings(progress=progress)
+    with timings.stage("load"):
+        loaded = load_or_example(scenario)
     result = plan_scenario(
         loaded,
         backend=backend,
         solver=solver,
         threads=threads,
         time_limit_s=time_limit_s,
-        write_lp=write_lp,
-        progress=progress,
+        timings=timings,
+        before_solve=None if write_lp is None else lambda lp: write_model(lp, write_lp, backend),
     )
-    result.summary["seconds"]["load"] = t_load
     paths = write_report(result, out_dir, charts=not no_charts, class_hours=class_hours)
-    progress("report", result.summary["seconds"]["report"])
-    click.echo(f"{'total':<8}{time.perf_counter() - t0:8.2f} s", err=True)
+    click.echo(f"{'total':<8}{timings.total:8.2f} s", err=True)
     click.echo(plan_table(result.summary))
     click.echo("\nwrote " + ", ".join(p.name for p in paths) + f" in {out_dir}")

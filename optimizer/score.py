@@ -140,3 +140,50 @@ def score_scenario(scenario: Scenario) -> Scores:
         dtype=float,
     )
     return Scores(R, E, Rg, Eg, usd, hashprice, machines)
+
+
+def score_class_hours(scenario: Scenario, scores: Scores) -> pd.DataFrame:
+    """Per class and hour (long form): revenue, energy and margin at spot if the whole class runs.
+
+    GPU classes count all ``max_servers`` servers; capex and conversion costs are not included.
+    """
+    s = scenario
+    price = s.site_matrix("price_usd_per_mwh")
+    rows = []
+    for c, cls in enumerate(s.classes):
+        rows.append(
+            (
+                cls.name,
+                "hosted" if cls.hosted else "asic",
+                cls.site,
+                scores.asic_revenue_usd[c],
+                scores.asic_energy_mwh[c],
+            )
+        )
+    for k, g in enumerate(s.gpus):
+        rows.append(
+            (
+                g.name,
+                "gpu",
+                g.site,
+                scores.gpu_revenue_usd[k] * g.max_servers,
+                scores.gpu_energy_mwh[k] * g.max_servers,
+            )
+        )
+    frames = []
+    for name, kind, site, revenue, energy in rows:
+        frames.append(
+            pd.DataFrame(
+                {
+                    "time": s.index,
+                    "class": name,
+                    "kind": kind,
+                    "site": s.sites[site].name,
+                    "revenue_usd": revenue,
+                    "energy_mwh": energy,
+                    "energy_cost_usd": energy * price[site],
+                    "margin_usd": revenue - energy * price[site],
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)

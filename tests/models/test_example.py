@@ -7,7 +7,8 @@ import pytest
 
 from kernels.bitcoin import hashprice_usd_per_ph_day
 from models import load_scenario
-from models.example import example_scenario, write_example
+from models.example import example_scenario
+from optimizer.report.example_files import write_example
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,8 @@ import pytest
 
 from models import build_scenario
 from models.catalog import COOLING_TYPES
-from optimizer.plan import COST_KEYS, REVENUE_KEYS, Plan, plan_scenario
+from optimizer.accounting import COST_KEYS, REVENUE_KEYS
+from optimizer.plan import Plan, plan_scenario
 
 USD_PER_TH_HOUR = 1e-3
 DIFFICULTY = 1e12 * 3600 / (2.0**32) * 3.125 * 1e5 / USD_PER_TH_HOUR
@@ -135,12 +136,13 @@ def assert_accounting(result: Plan, rtol: float = 1e-9) -> None:
     ``load = PPA block - PPA not used + grid`` holds hour by hour.
     """
     s = result.summary
-    parts = sum(s[k] for k in REVENUE_KEYS) - sum(s[k] for k in COST_KEYS)
-    scale = max(1.0, sum(abs(s[k]) for k in (*REVENUE_KEYS, *COST_KEYS)))
-    assert s["margin_usd"] == pytest.approx(parts, rel=0, abs=rtol * scale)
-    assert s["margin_usd"] == pytest.approx(result.objective_usd, rel=0, abs=1e-7 * scale)
+    money = s.money()
+    parts = sum(money[k] for k in REVENUE_KEYS) - sum(money[k] for k in COST_KEYS)
+    scale = max(1.0, sum(abs(v) for v in money.values()))
+    assert s.margin_usd == pytest.approx(parts, rel=0, abs=rtol * scale)
+    assert s.margin_usd == pytest.approx(result.objective_usd, rel=0, abs=1e-7 * scale)
     lp, x = result.lp, result.solution.x
-    assert -(lp.cost @ x + lp.offset) == pytest.approx(s["margin_usd"], rel=0, abs=rtol * scale)
+    assert -(lp.cost @ x + lp.offset) == pytest.approx(s.margin_usd, rel=0, abs=rtol * scale)
     a = result.arrays
     np.testing.assert_allclose(
         a["load_mw"],
@@ -152,7 +154,7 @@ def assert_accounting(result: Plan, rtol: float = 1e-9) -> None:
         a["ppa_block_mwh"] - a["ppa_resold_mwh"] - a["ppa_spilled_mwh"] + a["grid_mwh"],
         atol=1e-6,
     )
-    assert math.isfinite(s["margin_usd"])
+    assert math.isfinite(s.margin_usd)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from optimizer.errors import InfeasibleError
-from optimizer.lp import build_lp, lp_data, month_hours
+from optimizer.lp.data import lp_data, month_hours
+from optimizer.lp.formulation import build_lp
 from optimizer.score import score_scenario
 
 BACKENDS = ["highs", "pulp"]
@@ -76,15 +77,15 @@ def test_mining_runs_only_where_spot_is_below_breakeven(tiny, backend):
     assert u.tolist() == pytest.approx([1.0, 0.0, 1.0], abs=1e-9)
     # margin: R - pi E in the two hours below breakeven (50 USD/MWh)
     expected = (R[0, 0] - 30.0 * E[0, 0]) + (R[0, 2] - 49.5 * E[0, 2])
-    assert plan.summary["margin_usd"] == pytest.approx(expected, rel=1e-9)  # 40 + 1
-    assert plan.summary["energy_cost_usd"] == pytest.approx(30.0 * 2 + 49.5 * 2, rel=1e-9)
+    assert plan.summary.margin_usd == pytest.approx(expected, rel=1e-9)  # 40 + 1
+    assert plan.summary.energy_cost_usd == pytest.approx(30.0 * 2 + 49.5 * 2, rel=1e-9)
     # the 10 MW import limit and halls never bind: their value is 0
     assert hourly(plan, "import_value_usd_per_mwh") == pytest.approx([0, 0, 0], abs=1e-9)
     assert plan.site_duals["mining_hall_value_usd_per_mw"].iloc[0] == pytest.approx(0, abs=1e-9)
     # hour 1 (80 USD/MWh) is curtailed by choice: 2 MW
     assert hourly(plan, "curtailed_mw") == pytest.approx([0, 2, 0], abs=1e-9)
-    assert plan.summary["hours_curtailed"] == 1
-    assert plan.summary["hours_curtailment_orders"] == 0
+    assert plan.summary.hours_curtailed == 1
+    assert plan.summary.hours_curtailment_orders == 0
 
 
 # --------------------------------------------------------------------------- row 2
@@ -100,13 +101,13 @@ def test_curtailment_order_binds_import_with_the_mining_margin_as_dual(tiny, bac
     plan = tiny.plan(document, backend=backend)
     margin_per_mwh = R[0, 1] / E[0, 1] - 30.0  # 20 USD/MWh
     assert hourly(plan, "mining_mw") == pytest.approx([2.0, 1.0, 2.0], abs=1e-9)
-    assert plan.summary["margin_usd"] == pytest.approx(margin_per_mwh * (2 + 1 + 2), rel=1e-9)
+    assert plan.summary.margin_usd == pytest.approx(margin_per_mwh * (2 + 1 + 2), rel=1e-9)
     # one more MW of import is worth the mining margin in hour 1 only
     assert hourly(plan, "import_value_usd_per_mwh") == pytest.approx(
         [0.0, margin_per_mwh, 0.0], abs=1e-7
     )
     assert hourly(plan, "curtailed_mw") == pytest.approx([0, 1, 0], abs=1e-9)
-    assert plan.summary["hours_curtailment_orders"] == 1
+    assert plan.summary.hours_curtailment_orders == 1
 
 
 # --------------------------------------------------------------------------- row 3
@@ -120,14 +121,14 @@ def test_mining_hall_limit_binds_with_known_dual(tiny, backend):
     margin_per_mwh = R[0, 0] / E[0, 0] - 30.0  # 20 USD/MWh
     # half of the 2 MW class fits the 1 MW hall
     assert plan.class_hours["running_fraction"].tolist() == pytest.approx([0.5] * 3, abs=1e-9)
-    assert plan.summary["margin_usd"] == pytest.approx(3 * 1.0 * margin_per_mwh, rel=1e-9)
+    assert plan.summary.margin_usd == pytest.approx(3 * 1.0 * margin_per_mwh, rel=1e-9)
     # one more MW of hall for the whole horizon: 3 hours x 20 USD
     assert plan.site_duals["mining_hall_value_usd_per_mw"].iloc[0] == pytest.approx(
         3 * margin_per_mwh, rel=1e-7
     )
     assert hourly(plan, "import_value_usd_per_mwh") == pytest.approx([0, 0, 0], abs=1e-9)
     # the hall, not curtailment, holds the class back
-    assert plan.summary["curtailed_mwh"] == pytest.approx(0.0, abs=1e-9)
+    assert plan.summary.curtailed_mwh == pytest.approx(0.0, abs=1e-9)
 
 
 # --------------------------------------------------------------------------- row 1: PPA
@@ -157,11 +158,11 @@ def test_resale_beats_mining_in_a_3000_dollar_hour(tiny, backend):
     # buying at spot to resell at 90% of spot never pays: no grid energy in hour 1
     assert hourly(plan, "grid_mwh") == pytest.approx([0.0, 0.0, 0.0], abs=1e-9)
     s = plan.summary
-    assert s["resale_credit_usd"] == pytest.approx(2 * 0.9 * 3000.0, rel=1e-12)
-    assert s["ppa_cost_usd"] == pytest.approx(3 * 2 * 40.0, rel=1e-12)
+    assert s.resale_credit_usd == pytest.approx(2 * 0.9 * 3000.0, rel=1e-12)
+    assert s.ppa_cost_usd == pytest.approx(3 * 2 * 40.0, rel=1e-12)
     expected = R[0, 0] + R[0, 2] + 2 * 0.9 * 3000.0 - 3 * 2 * 40.0  # 200 + 5400 - 240
-    assert s["margin_usd"] == pytest.approx(expected, rel=1e-9)
-    assert s["ppa_resold_mwh"] == pytest.approx(2.0, abs=1e-9)
+    assert s.margin_usd == pytest.approx(expected, rel=1e-9)
+    assert s.ppa_resold_mwh == pytest.approx(2.0, abs=1e-9)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -191,8 +192,8 @@ def test_negative_price_pays_the_site_to_draw_and_resale_earns_nothing(tiny, bac
     assert hourly(plan, "grid_mwh") == pytest.approx([7.0, 1.0, 1.0], abs=1e-9)
     assert hourly(plan, "ppa_spilled_mwh") == pytest.approx([1.0, 0.0, 0.0], abs=1e-9)
     s = plan.summary
-    assert s["resale_credit_usd"] == pytest.approx(0.0, abs=1e-9)
-    assert s["energy_cost_usd"] == pytest.approx(-20.0 * 7 + 30.0 + 30.0, rel=1e-9)
+    assert s.resale_credit_usd == pytest.approx(0.0, abs=1e-9)
+    assert s.energy_cost_usd == pytest.approx(-20.0 * 7 + 30.0 + 30.0, rel=1e-9)
     expected = (
         R[0, 0]
         + R[1, 0]
@@ -200,7 +201,7 @@ def test_negative_price_pays_the_site_to_draw_and_resale_earns_nothing(tiny, bac
         + 2 * (R[0, 1] - 30.0 * (E[0, 1] - 1.0))  # hours 1, 2: 1 MWh bought
         - 3 * 40.0  # take-or-pay block
     )
-    assert s["margin_usd"] == pytest.approx(expected, rel=1e-9)  # 340 + 140 - 120 = 360
+    assert s.margin_usd == pytest.approx(expected, rel=1e-9)  # 340 + 140 - 120 = 360
 
 
 # --------------------------------------------------------------------------- peak adders
@@ -217,8 +218,8 @@ def test_coincident_peak_adder_idles_mining_in_a_flagged_hour(tiny, adder, runs)
     assert hourly(plan, "mining_mw")[1] == pytest.approx(2.0 if runs else 0.0, abs=1e-9)
     hours_on = 3 if runs else 2
     expected = hours_on * (R[0, 0] - 30.0 * E[0, 0]) - (adder * E[0, 1] if runs else 0.0)
-    assert plan.summary["margin_usd"] == pytest.approx(expected, rel=1e-9)  # 80 or 90
-    assert plan.summary["peak_charge_usd"] == pytest.approx(adder * 2.0 if runs else 0.0, abs=1e-9)
+    assert plan.summary.margin_usd == pytest.approx(expected, rel=1e-9)  # 80 or 90
+    assert plan.summary.peak_charge_usd == pytest.approx(adder * 2.0 if runs else 0.0, abs=1e-9)
 
 
 # --------------------------------------------------------------------------- row 6
@@ -253,11 +254,11 @@ def test_hosted_uptime_forces_running_in_an_unprofitable_hour(tiny, backend):
     assert u == pytest.approx([1, 0.5, 0, 0], abs=1e-9)
     s = plan.summary
     expected = (70 - 30) * E[0, 0] + 0.5 * (70 - 100) * E[0, 1]  # 40 - 15
-    assert s["margin_usd"] == pytest.approx(expected, rel=1e-9)
-    assert s["revenue_hosting_usd"] == pytest.approx(70.0 * 1.5 * E[0, 0], rel=1e-9)
-    assert s["revenue_mining_usd"] == 0.0
+    assert s.margin_usd == pytest.approx(expected, rel=1e-9)
+    assert s.revenue_hosting_usd == pytest.approx(70.0 * 1.5 * E[0, 0], rel=1e-9)
+    assert s.revenue_mining_usd == 0.0
     # hour 1 runs part-time, so one more contracted hour costs its loss: 30 USD/MWh x 1 MW
-    (cost,) = s["hosted_uptime_cost_usd_per_hour"].values()
+    (cost,) = s.hosted_uptime_cost_usd_per_hour.values()
     assert cost == pytest.approx(30.0 * E[0, 1], rel=1e-7)
 
 
@@ -283,9 +284,9 @@ def test_monthly_minimum_take_with_shortfall(tiny, shortfall_price, mined_mwh):
     shortfall = 4.0 - mined_mwh
     assert hourly(plan, "load_mw") == pytest.approx([mined_mwh, 0, 0], abs=1e-9)
     s = plan.summary
-    assert s["min_take_shortfall_mwh"] == pytest.approx(shortfall, abs=1e-9)
-    assert s["shortfall_usd"] == pytest.approx(shortfall_price * shortfall, abs=1e-7)
-    assert s["margin_usd"] == pytest.approx(-10.0 * mined_mwh - shortfall_price * shortfall)
+    assert s.min_take_shortfall_mwh == pytest.approx(shortfall, abs=1e-9)
+    assert s.shortfall_usd == pytest.approx(shortfall_price * shortfall, abs=1e-7)
+    assert s.margin_usd == pytest.approx(-10.0 * mined_mwh - shortfall_price * shortfall)
     # one more MWh of minimum is one more MWh of shortfall
     assert plan.month_duals["min_take_cost_usd_per_mwh"].tolist() == pytest.approx(
         [shortfall_price], rel=1e-7
@@ -304,10 +305,10 @@ def test_ramp_limit(tiny, backend):
         backend=backend,
     )
     # free: on, off, on -> 2 x 2 MWh x 20 USD = 80
-    assert free.summary["margin_usd"] == pytest.approx(80.0, rel=1e-9)
+    assert free.summary.margin_usd == pytest.approx(80.0, rel=1e-9)
     # ramped: with L1 = a, L0, L2 <= a + 0.5: margin 20 (L0 + L2) - 50 a = 20 - 10 a -> a = 0
     assert hourly(ramped, "load_mw") == pytest.approx([0.5, 0.0, 0.5], abs=1e-9)
-    assert ramped.summary["margin_usd"] == pytest.approx(20.0, rel=1e-9)
+    assert ramped.summary.margin_usd == pytest.approx(20.0, rel=1e-9)
 
 
 # --------------------------------------------------------------------------- row 9
@@ -342,16 +343,16 @@ def test_curtailment_below_the_firm_lease_forces_sla_shortfall(tiny, backend, pa
     )
     plan = tiny.plan(document, backend=backend)
     s = plan.summary
-    assert s["gpu_servers_firm"] == pytest.approx(200.0, abs=1e-7)
+    assert s.gpu_servers_firm == pytest.approx(200.0, abs=1e-7)
     assert hourly(plan, "firm_shortfall_mwh") == pytest.approx([0.0, 1.0, 0.0], abs=1e-9)
     assert hourly(plan, "hpc_firm_mw") == pytest.approx([2.0, 1.0, 2.0], abs=1e-9)
-    assert s["sla_penalty_usd"] == pytest.approx(300.0, rel=1e-9)
+    assert s.sla_penalty_usd == pytest.approx(300.0, rel=1e-9)
     rent = 3 * 200 * 1.0
     # pass-through: the tenant pays spot for the 5 MWh served (30 USD each)
     hpc = rent + (30.0 * 5 if pass_through else 0.0)
-    assert s["revenue_hpc_usd"] == pytest.approx(hpc, rel=1e-9)
-    assert s["energy_cost_usd"] == pytest.approx(30.0 * 5, rel=1e-9)
-    assert s["margin_usd"] == pytest.approx(hpc - 150.0 - 300.0, rel=1e-9)  # 150 or 300
+    assert s.revenue_hpc_usd == pytest.approx(hpc, rel=1e-9)
+    assert s.energy_cost_usd == pytest.approx(30.0 * 5, rel=1e-9)
+    assert s.margin_usd == pytest.approx(hpc - 150.0 - 300.0, rel=1e-9)  # 150 or 300
     # one more MW of import in hour 1 avoids 1 MWh of shortfall: penalty (+ the pass-through
     # it would collect) minus the energy bought
     value = 300.0 + (30.0 if pass_through else 0.0) - 30.0
@@ -390,13 +391,13 @@ def test_lease_minimum_forces_conversion_and_its_dual_is_the_cost(tiny, backend)
     s = plan.summary
     # each server nets 1 - 0.01 * 30 = 0.7 USD/h, 70 USD/MWh, far below 500: only the 1 MW
     # minimum (100 servers) is served, on 1 converted MW
-    assert s["gpu_servers_firm"] == pytest.approx(100.0, abs=1e-7)
-    assert s["hpc_mw_converted"] == pytest.approx(1.0, abs=1e-9)
-    assert s["conversion_cost_usd"] == pytest.approx(1500.0, rel=1e-9)
-    assert s["margin_usd"] == pytest.approx(3 * 100 * 0.7 - 1500.0, rel=1e-9)  # -1290
+    assert s.gpu_servers_firm == pytest.approx(100.0, abs=1e-7)
+    assert s.hpc_mw_converted == pytest.approx(1.0, abs=1e-9)
+    assert s.conversion_cost_usd == pytest.approx(1500.0, rel=1e-9)
+    assert s.margin_usd == pytest.approx(3 * 100 * 0.7 - 1500.0, rel=1e-9)  # -1290
     # one more MW of minimum: 100 more servers at -(500 - 70) USD/MWh for 3 hours
     assert plan.lease_duals["min_cost_usd_per_mw"].iloc[0] == pytest.approx(3 * 430.0, rel=1e-7)
-    assert s["leases"]["tenant"]["min_cost_usd_per_mw"] == pytest.approx(1290.0, rel=1e-7)
+    assert s.leases["tenant"].min_cost_usd_per_mw == pytest.approx(1290.0, rel=1e-7)
     # one more MW of existing HPC hall saves one converted MW: 3 x 500
     assert plan.site_duals["hpc_hall_value_usd_per_mw"].iloc[0] == pytest.approx(1500.0, rel=1e-7)
     if backend == "highs":  # reduced costs come from HiGHS only
@@ -424,10 +425,10 @@ def test_hpc_hall_and_conversion_trade_off_against_mining(tiny, backend):
     plan = tiny.plan(document, backend=backend)
     s = plan.summary
     # converting a MW earns 970 - 500 - 20 = 450 USD per hour: convert all 5 MW
-    assert s["hpc_mw_converted"] == pytest.approx(5.0, abs=1e-9)
+    assert s.hpc_mw_converted == pytest.approx(5.0, abs=1e-9)
     assert hourly(plan, "hpc_interruptible_mw") == pytest.approx([5.0] * 3, abs=1e-9)
     assert hourly(plan, "mining_mw") == pytest.approx([5.0] * 3, abs=1e-9)
-    assert s["margin_usd"] == pytest.approx(3 * (5 * 20.0 + 500 * 9.7 - 5 * 500.0), rel=1e-9)
+    assert s.margin_usd == pytest.approx(3 * (5 * 20.0 + 500 * 9.7 - 5 * 500.0), rel=1e-9)
     sd = plan.site_duals.iloc[0]
     assert sd["mining_hall_value_usd_per_mw"] == pytest.approx(3 * 20.0, rel=1e-7)
     assert sd["hpc_hall_value_usd_per_mw"] == pytest.approx(3 * 970.0, rel=1e-7)
@@ -455,9 +456,9 @@ def test_owned_gpu_capex_is_paid_every_hour_on_installed_servers(
     )
     plan = tiny.plan(document)
     s = plan.summary
-    assert s["gpu_servers_installed"] == pytest.approx(installed, abs=1e-7)
-    assert s["gpu_capex_usd"] == pytest.approx(installed * 3 * capex_usd_per_hour, rel=1e-9)
-    assert s["margin_usd"] == pytest.approx(installed * (8.7 - 3 * capex_usd_per_hour), abs=1e-7)
+    assert s.gpu_servers_installed == pytest.approx(installed, abs=1e-7)
+    assert s.gpu_capex_usd == pytest.approx(installed * 3 * capex_usd_per_hour, rel=1e-9)
+    assert s.margin_usd == pytest.approx(installed * (8.7 - 3 * capex_usd_per_hour), abs=1e-7)
     assert plan.gpu["interruptible_mean"].iloc[0] == pytest.approx(installed, abs=1e-7)
 
 
@@ -470,8 +471,8 @@ def test_lease_maximum_caps_firm_servers_with_known_dual(tiny):
     )
     plan = tiny.plan(document)
     # 0.7 USD/h per server: lease as many as allowed, 1 MW = 100 servers
-    assert plan.summary["gpu_servers_firm"] == pytest.approx(100.0, abs=1e-7)
-    assert plan.summary["margin_usd"] == pytest.approx(3 * 100 * 0.7, rel=1e-9)
+    assert plan.summary.gpu_servers_firm == pytest.approx(100.0, abs=1e-7)
+    assert plan.summary.margin_usd == pytest.approx(3 * 100 * 0.7, rel=1e-9)
     # one more MW of lease: 100 servers x 0.7 USD x 3 h
     assert plan.lease_duals["max_value_usd_per_mw"].iloc[0] == pytest.approx(210.0, rel=1e-7)
     assert plan.lease_duals["min_cost_usd_per_mw"].iloc[0] == 0.0
@@ -481,8 +482,8 @@ def test_highs_row_dual_sign_convention_on_a_two_variable_lp():
     """HiGHS reports d(objective)/d(bound) for a minimization: check it, don't guess it."""
     import scipy.sparse as sp
 
-    from optimizer.lp import Block, Lp
-    from optimizer.solve import solve_lp
+    from optimizer.lp.backends import solve_lp
+    from optimizer.lp.model import Block, Lp
 
     # min -x1 - 2 x2  s.t.  x1 + x2 <= 4,  x1 >= 1 (a >= row); x >= 0.
     # Optimum x = (1, 3): objective -7. Raising the <= bound by 1 lowers it by 2 (dual -2);
@@ -508,7 +509,7 @@ def test_highs_row_dual_sign_convention_on_a_two_variable_lp():
 
 
 def test_wash_trades_are_netted_without_changing_load_or_margin(tiny):
-    from optimizer.plan import accounting, margin_of, net_wash_trades
+    from optimizer.accounting import accounting, margin_of, net_wash_trades
 
     # resale without fee (psi = 1): buying and reselling a MWh in a 30 USD hour is a wash
     document = tiny.doc(
@@ -523,7 +524,7 @@ def test_wash_trades_are_netted_without_changing_load_or_margin(tiny):
     g, q = lp.cols["g"], lp.cols["q"]
     x[g.start : g.stop] += 0.5  # the same plan with 0.5 MWh bought and resold every hour
     x[q.start : q.stop] += 0.5
-    assert margin_of(accounting(d, lp, x)) == pytest.approx(plan.summary["margin_usd"], rel=1e-12)
+    assert margin_of(accounting(d, lp, x)) == pytest.approx(plan.summary.margin_usd, rel=1e-12)
     netted = net_wash_trades(d, lp, x)
     np.testing.assert_allclose(g.take(netted), 1.0, atol=1e-12)
     np.testing.assert_allclose(q.take(netted), 0.0, atol=1e-12)

@@ -19,7 +19,9 @@ from models.example import example_text
 from optimizer.cli import main
 from optimizer.errors import InfeasibleError, SolverError
 from optimizer.plan import plan_scenario
+from optimizer.report.plan_files import write_model
 from optimizer.score import score_scenario
+from optimizer.timings import Timings
 
 HOSTED = {
     "site": "odessa",
@@ -52,8 +54,8 @@ def test_backends_agree_on_two_weeks_of_the_example(tiny):
         tiny.assert_accounting(p)
     assert pulp.objective_usd == pytest.approx(highs.objective_usd, rel=1e-6)
     # the plan decides something on both sides: mining and HPC both run
-    assert highs.summary["mining_mwh"] > 0 and highs.summary["hpc_mwh"] > 0
-    assert highs.summary["backend"] == "highs" and pulp.summary["backend"] == "pulp"
+    assert highs.summary.mining_mwh > 0 and highs.summary.hpc_mwh > 0
+    assert highs.summary.backend == "highs" and pulp.summary.backend == "pulp"
 
 
 @pytest.mark.slow
@@ -211,8 +213,8 @@ def test_lease_above_the_curtailed_import_cap_is_infeasible_and_named(tiny, back
     )
     # allowing shortfall makes it feasible: 1.5 MWh short in each curtailed hour
     plan = tiny.plan(curtailed_lease_doc(tiny, allow_shortfall=True), backend=backend)
-    assert plan.summary["firm_shortfall_mwh"] == pytest.approx(3.0, abs=1e-9)
-    assert plan.summary["sla_penalty_usd"] == pytest.approx(900.0, rel=1e-9)
+    assert plan.summary.firm_shortfall_mwh == pytest.approx(3.0, abs=1e-9)
+    assert plan.summary.sla_penalty_usd == pytest.approx(900.0, rel=1e-9)
 
 
 def test_lease_above_the_hpc_halls_is_named(tiny):
@@ -301,17 +303,19 @@ def test_options_reach_the_solvers_and_progress_reports_each_stage(tiny, tmp_pat
             backend=backend,
             threads=1,
             time_limit_s=60,
-            write_lp=tmp_path / name,
-            progress=lambda stage, seconds: stages.append((stage, seconds)),
+            before_solve=lambda lp, name=name, backend=backend: write_model(
+                lp, tmp_path / name, backend
+            ),
+            timings=Timings(progress=lambda stage, seconds: stages.append((stage, seconds))),
         )
         # 2 MW at a 20 USD/MWh margin for 3 hours
-        assert plan.summary["margin_usd"] == pytest.approx(120.0, rel=1e-9)
+        assert plan.summary.margin_usd == pytest.approx(120.0, rel=1e-9)
         assert (tmp_path / name).stat().st_size > 0
     assert [x for x, _ in stages] == ["kernel", "build", "solve", "extract"] * 2
     assert all(sec >= 0 for _, sec in stages)
     assert "u_0_0" in (tmp_path / "model.lp").read_text()
-    assert plan.summary["seconds"]["total"] == pytest.approx(
-        sum(v for k, v in plan.summary["seconds"].items() if k != "total")
+    assert plan.summary.seconds.as_dict()["total"] == pytest.approx(
+        sum(v for k, v in plan.summary.seconds.as_dict().items() if k != "total")
     )
 
 
@@ -336,8 +340,8 @@ def test_plan_frames(tiny):
     assert gpu.loc["cloud", "interruptible_mean"] == pytest.approx(50.0)
     assert plan.converted_mw["odessa"] == pytest.approx(0.0)
     s = plan.summary
-    assert s["mining_mwh"] == pytest.approx(6.0) and s["hpc_mwh"] == pytest.approx(4.5)
-    assert s["margin_usd"] == pytest.approx(3 * (2 * 20.0 + 100 * 0.7 + 50 * 9.7), rel=1e-9)
+    assert s.mining_mwh == pytest.approx(6.0) and s.hpc_mwh == pytest.approx(4.5)
+    assert s.margin_usd == pytest.approx(3 * (2 * 20.0 + 100 * 0.7 + 50 * 9.7), rel=1e-9)
 
 
 # --------------------------------------------------------------------------- the command
@@ -544,13 +548,11 @@ def test_two_sites_plan_as_the_sum_of_each_alone(tiny):
         "mining_mwh",
         "hpc_mwh",
     ):
-        assert s[key] == pytest.approx(
-            alone_a.summary[key] + alone_b.summary[key], rel=1e-9, abs=1e-7
+        assert getattr(s, key) == pytest.approx(
+            getattr(alone_a.summary, key) + getattr(alone_b.summary, key), rel=1e-9, abs=1e-7
         ), key
     for alone, name in ((alone_a, "odessa"), (alone_b, "pecos")):
-        assert s["sites"][name]["converted_mw"] == pytest.approx(
-            alone.summary["hpc_mw_converted"], abs=1e-9
-        )
+        assert s.sites[name].converted_mw == pytest.approx(alone.summary.hpc_mw_converted, abs=1e-9)
     # pecos converts the 1.5 MW its 150 cloud servers need: each nets ~29 USD in hours 1-3
     # (10 USD/h less 0.01 MWh of energy) against 0.01 MW x 50 USD/MW-h x 4 h = 2 USD
     assert both.converted_mw["pecos"] == pytest.approx(1.5, abs=1e-9)

@@ -94,16 +94,16 @@ def test_plan_resells_the_ppa_and_idles_mining_in_the_august_2023_spikes(plan_20
     # resale credits: spot x MWh resold
     s = plan.summary
     credit = float((price.clip(lower=0) * sh["ppa_resold_mwh"]).sum())
-    assert s["resale_credit_usd"] == pytest.approx(credit, rel=1e-9)
+    assert s.resale_credit_usd == pytest.approx(credit, rel=1e-9)
     spike_credit = float((price * sh["ppa_resold_mwh"])[august_spikes].sum())
     assert spike_credit == pytest.approx(60.0 * price[august_spikes].sum(), rel=1e-9)
     # below breakeven mining runs into the 65 MW limit, above the 60 MW block: nothing is
     # resold there, so all resale is the block in the hours above breakeven
-    assert s["resale_credit_usd"] == pytest.approx(60.0 * price[above].sum(), rel=1e-9)
+    assert s.resale_credit_usd == pytest.approx(60.0 * price[above].sum(), rel=1e-9)
     # spilled, not resold, in the 729 negative-price hours
     assert (price < 0).sum() == 729
     np.testing.assert_allclose(sh.loc[price < 0, "ppa_resold_mwh"], 0.0, atol=1e-9)
-    assert s["ppa_spilled_mwh"] == pytest.approx(60.0 * 729, rel=1e-9)
+    assert s.ppa_spilled_mwh == pytest.approx(60.0 * 729, rel=1e-9)
 
 
 def test_import_duals_value_the_mining_margin_where_the_limit_binds(plan_2023):

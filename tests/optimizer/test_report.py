@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from optimizer.report import write_report
+from optimizer.report.plan_files import write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 REQUIRED_SUMMARY_KEYS = (
@@ -105,7 +105,7 @@ def test_report_without_charts_and_a_long_horizon_chart(tiny, tmp_path):
     hours = 24 * 35
     prices = np.where(np.arange(hours) % 24 == 18, 900.0, 30.0)
     plan = tiny.plan(spike_doc(tiny, hours=hours, backend_prices=prices))
-    assert plan.summary["hours_curtailed"] == 35  # mining idles every day at 18:00
+    assert plan.summary.hours_curtailed == 35  # mining idles every day at 18:00
     paths = write_report(plan, tmp_path / "long")
     assert (tmp_path / "long" / "allocation.png").read_bytes()[:8] == PNG_MAGIC
     assert len(pd.read_csv(tmp_path / "long" / "plan.csv")) == hours

@@ -22,15 +22,14 @@ from kernels.bitcoin import btc_per_th_hour, difficulty_from_hashrate_ehs
 from kernels.paths import simulate_paths
 from models import ScenarioError, build_scenario
 from models.catalog import PUE
-from optimizer import analysis, storage
+from optimizer.api import run_study
 from optimizer.cli import main
-from optimizer.study import (
-    parse_study,
-    read_study,
-    run_scenario,
-    run_study,
-    write_example_study,
-)
+from optimizer.report import files as report_files
+from optimizer.report import result_store
+from optimizer.report.example_files import write_example_study
+from optimizer.study import regimes
+from optimizer.study.definition import parse_study, read_study
+from optimizer.study.worker import run_scenario
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -356,7 +355,7 @@ def test_example_study_files_parse_and_stay_small(tmp_path):
 def test_store_refuses_another_study_and_adopts_parts_the_manifest_missed(tmp_path, tiny):
     study = study_of(tmp_path, "[axes]\nmarket.btc_price_usd = [60000, 80000]")
     out = tmp_path / "out"
-    store = storage.ResultStore.open(out, study, study.scenario_ids(), resume=False)
+    store = result_store.ResultStore.open(out, study, study.scenario_ids(), resume=False)
     store.add({"scenario_id": "s0000", "status": "optimal", "error": "", "margin_usd": 1.0})
     store.flush()
     # a part written just before a kill, which the manifest never named
@@ -365,28 +364,28 @@ def test_store_refuses_another_study_and_adopts_parts_the_manifest_missed(tmp_pa
     ).to_parquet(out / "part-00007.parquet")
     (out / ".part-00008.parquet.123.tmp").write_bytes(b"half a file")
     with pytest.raises(ScenarioError, match="--resume"):
-        storage.ResultStore.open(out, study, study.scenario_ids(), resume=False)
+        result_store.ResultStore.open(out, study, study.scenario_ids(), resume=False)
     other = study_of(tmp_path, "[axes]\nmarket.btc_price_usd = [60000, 80001]")
     with pytest.raises(ScenarioError, match="different study"):
-        storage.ResultStore.open(out, other, other.scenario_ids(), resume=True)
-    again = storage.ResultStore.open(out, study, study.scenario_ids(), resume=True)
+        result_store.ResultStore.open(out, other, other.scenario_ids(), resume=True)
+    again = result_store.ResultStore.open(out, study, study.scenario_ids(), resume=True)
     assert again.done_ids() == {"s0000", "s0001"}
     assert not list(out.glob("*.tmp"))
     assert again.read()["margin_usd"].tolist() == [1.0, 2.0]
-    manifest = storage.read_manifest(out)
+    manifest = result_store.read_manifest(out)
     assert manifest["complete"] and manifest["study_hash"] == study.hash
 
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
     path = tmp_path / "a.json"
-    storage.write_json(path, {"n": 1})
+    report_files.write_json(path, {"n": 1})
 
     def boom(tmp):
         tmp.write_text("partial")
         raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError):
-        storage.atomic_write(path, boom)
+        report_files.atomic_write(path, boom)
     assert json.loads(path.read_text()) == {"n": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
 
@@ -438,7 +437,7 @@ def test_tipping_point_is_refined_to_the_hand_derived_btc_price(tmp_path):
     t = run.tipping.iloc[0]
     assert t.value_lo <= price_star <= t.value_hi and t.width <= 5.0
     assert t.tipping_value == pytest.approx(price_star, abs=2.5)
-    frame = storage.read_results(tmp_path / "out")
+    frame = result_store.read_results(tmp_path / "out")
     assert (frame["origin"] == "refine:market.btc_price_usd").sum() == run.ran
     # both sides of the refined bracket are the two regimes
     lo = frame[frame["market.btc_price_usd"] == t.value_lo].iloc[0]
@@ -511,7 +510,7 @@ def test_local_pool_gives_the_same_rows_as_in_process(tmp_path, tiny):
     study = read_study(write(tmp_path, "study.toml", SLOW_STUDY.replace("336", "48")))
     a = run_study(study, tmp_path / "a", workers=0, charts=False)
     b = run_study(study, tmp_path / "b", workers=2, charts=True)
-    fa, fb = storage.read_results(a.out), storage.read_results(b.out)
+    fa, fb = result_store.read_results(a.out), result_store.read_results(b.out)
     assert len(fa) == len(fb) == 48 and (fa["status"] == "optimal").all()
     pd.testing.assert_frame_equal(fa[["scenario_id", *NUMBERS]], fb[["scenario_id", *NUMBERS]])
     assert fb["worker_pid"].nunique() == 2 and os.getpid() not in set(fb["worker_pid"])
@@ -547,7 +546,7 @@ def test_killed_study_resumes_without_recomputing_finished_scenarios(tmp_path, t
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if storage.read_manifest(out)["parts"]:
+                if result_store.read_manifest(out)["parts"]:
                     break
             except (OSError, ValueError):
                 pass
@@ -557,8 +556,8 @@ def test_killed_study_resumes_without_recomputing_finished_scenarios(tmp_path, t
     finally:
         proc.wait(timeout=30)
         proc.stderr.close()
-    manifest = storage.read_manifest(out)
-    before = storage.read_results(out).set_index("scenario_id")
+    manifest = result_store.read_manifest(out)
+    before = result_store.read_results(out).set_index("scenario_id")
     assert 0 < len(before) < 48 and not manifest["complete"]
     assert set(before.index) == set(manifest["done_ids"])
 
@@ -568,15 +567,15 @@ def test_killed_study_resumes_without_recomputing_finished_scenarios(tmp_path, t
     )
     assert result.exit_code == 0, result.output
     assert f"({len(before)} already done), {48 - len(before)} run now" in result.output
-    after = storage.read_results(out).set_index("scenario_id")
-    assert len(after) == 48 and storage.read_manifest(out)["complete"]
+    after = result_store.read_results(out).set_index("scenario_id")
+    assert len(after) == 48 and result_store.read_manifest(out)["complete"]
     # finished rows were not recomputed: same worker pid and finish time
     kept = after.loc[before.index]
     assert (kept["worker_pid"] == before["worker_pid"]).all()
     assert (kept["finished_unix"] == before["finished_unix"]).all()
     # and the whole matches an uninterrupted run
     fresh = run_study(read_study(study_path), tmp_path / "fresh", workers=0, charts=False)
-    ref = storage.read_results(fresh.out).set_index("scenario_id")
+    ref = result_store.read_results(fresh.out).set_index("scenario_id")
     pd.testing.assert_frame_equal(after[NUMBERS], ref[NUMBERS], rtol=1e-9)
 
 
@@ -606,7 +605,7 @@ def test_ctrl_c_saves_finished_rows_and_exits_130(tmp_path, tiny):
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
         try:
-            if storage.read_manifest(out)["parts"]:
+            if result_store.read_manifest(out)["parts"]:
                 break
         except (OSError, ValueError):
             pass
@@ -616,8 +615,8 @@ def test_ctrl_c_saves_finished_rows_and_exits_130(tmp_path, tiny):
     assert proc.returncode == 130, err
     assert "interrupted: finished scenarios are saved" in err and "--resume" in err
     assert "Traceback" not in err and "leaked" not in err
-    manifest = storage.read_manifest(out)
-    rows = storage.read_results(out)
+    manifest = result_store.read_manifest(out)
+    rows = result_store.read_results(out)
     assert 0 < len(rows) < 48 and not manifest["complete"]
     assert sorted(rows["scenario_id"]) == manifest["done_ids"]
     assert (rows["status"] == "optimal").all()
@@ -634,7 +633,7 @@ sigma = 1.5
 """,
     )
     run = run_study(study, tmp_path / "out", workers=0)
-    frame = storage.read_results(run.out)
+    frame = result_store.read_results(run.out)
     margin = frame["margin_usd"].to_numpy()
     assert len(margin) == 12 and frame["path"].tolist() == list(range(12))
     risk = json.loads((run.out / "risk.json").read_text())
@@ -660,7 +659,7 @@ sigma = 1.5
     )
     np.testing.assert_allclose(frame["btc_price_end_usd"], paths.btc_price_usd[:, -1], rtol=1e-12)
     assert (run.out / "monte_carlo.png").stat().st_size > 10_000
-    assert analysis.risk_summary(frame)["ok"] == 12
+    assert regimes.risk_summary(frame)["ok"] == 12
 
 
 def test_example_command_writes_the_studies(tmp_path):
@@ -684,13 +683,13 @@ def test_example_command_writes_the_studies(tmp_path):
 
 
 def test_regimes_ignore_lp_noise_and_other_axes_refinement_points():
-    r = analysis.Regime
+    r = regimes.Regime
     # 0.1 MW or 1 % of the larger, whichever is larger
     assert r(36.2, "mixed").changes(r(36.25, "mixed")) == []
     assert r(40.0, "mixed").changes(r(40.3, "mixed")) == []  # 0.3 < 1 % of 40.3
     assert r(40.0, "mixed").changes(r(40.5, "mixed")) == ["hpc_mw_converted"]
     assert r(0.0, "mining").changes(r(0.5, "mixed")) == ["hpc_mw_converted", "mining_share"]
-    assert analysis.share_band(100.0, 0.05) == "mining" and analysis.share_band(0.0, 0.0) == "idle"
+    assert regimes.share_band(100.0, 0.05) == "mining" and regimes.share_band(0.0, 0.0) == "idle"
 
     def row(sid, origin, x, y, mw):
         return {"scenario_id": sid, "origin": origin, "x": x, "y": y, "status": "optimal",
@@ -706,9 +705,9 @@ def test_regimes_ignore_lp_noise_and_other_axes_refinement_points():
             row("r1", "refine:x", 1.5, 0.0, 5.0),  # narrows x's bracket at y = 0
         ]
     )
-    (b,) = analysis.brackets(frame, "x", ["x", "y"])
+    (b,) = regimes.brackets(frame, "x", ["x", "y"])
     assert (b.group, b.lo, b.hi) == ({"y": 0.0}, 1.0, 1.5)
     # along y, r1 (x = 1.5) has no partner at y = 1: only the grid pair at x = 2 counts
-    (b,) = analysis.brackets(frame, "y", ["x", "y"])
+    (b,) = regimes.brackets(frame, "y", ["x", "y"])
     assert (b.group, b.lo, b.hi) == ({"x": 2.0}, 0.0, 1.0)
     assert b.changed == ("hpc_mw_converted", "mining_share")  # 5 -> 0 MW, mixed -> mining

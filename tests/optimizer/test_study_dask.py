@@ -8,8 +8,10 @@ import pandas as pd
 import pytest
 
 from models import ScenarioError
-from optimizer import storage
-from optimizer.study import make_executor, read_study, run_study
+from optimizer.api import run_study
+from optimizer.report import result_store
+from optimizer.study.definition import read_study
+from optimizer.study.executors import make_executor
 
 TINY = """\
 [scenario]
@@ -92,8 +94,8 @@ def test_dask_cluster_gives_the_same_rows_as_local_processes(tmp_path):
         remote = run_study(
             study, tmp_path / "dask", scheduler=cluster.scheduler_address, charts=False
         )
-    a = storage.read_results(local.out)
-    b = storage.read_results(remote.out)
+    a = result_store.read_results(local.out)
+    b = result_store.read_results(remote.out)
     assert len(a) == len(b) == 12 and (b["status"] == "optimal").all()
     pd.testing.assert_frame_equal(a[COLUMNS], b[COLUMNS])
     assert remote.ran == 12 and remote.failed == 0

@@ -14,7 +14,8 @@ from collections.abc import Callable
 import numpy as np
 
 from models.series import fmt_time
-from optimizer.lp import Lp, LpData
+from optimizer.lp.data import LpData
+from optimizer.lp.model import Lp
 
 #: Slack allowed before a check calls a requirement unmet [MW or h].
 TOL = 1e-6

@@ -1,4 +1,4 @@
-"""What a study's rows say: tipping points, Monte Carlo risk, charts.
+"""What a study's rows say: regimes, tipping points, Monte Carlo risk (docs/model.md §8).
 
 A *regime* of an optimal plan is what a CFO would call a different decision: the MW of mining
 hall converted to HPC (to 0.1 MW or 1 %, whichever is larger) and the mining share band (mining only, HPC only,
@@ -14,23 +14,23 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from optimizer.storage import atomic_write, write_csv, write_json
+from optimizer.study.rows import FAILED_STATUSES, PATH_AXIS
 
 #: Two plans convert the same MW of hall to HPC when they differ by at most this [MW] or
 #: by at most ``MW_RELATIVE_TOLERANCE`` of the larger (a regime is a decision, not LP noise).
 MW_TOLERANCE = 0.1
+
+
 MW_RELATIVE_TOLERANCE = 0.01
+
+
 #: Share of energy below which a stream counts as off [-].
 SHARE_TOLERANCE = 1e-3
-#: Statuses of rows that carry no plan.
-FAILED_STATUSES = ("bad_input", "infeasible", "solver_error", "error", "crashed")
-PATH_AXIS = "path"
 
 
 def ok_rows(frame: pd.DataFrame) -> pd.DataFrame:
@@ -123,7 +123,7 @@ def brackets(frame: pd.DataFrame, axis: str, axis_paths: Sequence[str]) -> list[
     (which narrow the brackets they fall in); refinement points of other axes would pair up
     across groups and are left out.
     """
-    rows = _along(ok_rows(frame), axis)
+    rows = along(ok_rows(frame), axis)
     if axis not in rows or rows.empty:
         return []
     others = [p for p in axis_paths if p != axis and p in rows]
@@ -154,7 +154,7 @@ def brackets(frame: pd.DataFrame, axis: str, axis_paths: Sequence[str]) -> list[
     return found
 
 
-def _along(rows: pd.DataFrame, axis: str) -> pd.DataFrame:
+def along(rows: pd.DataFrame, axis: str) -> pd.DataFrame:
     """The study's rows plus the refinement points of ``axis`` (those of other axes would pair
     up across the groups of this one)."""
     if "origin" not in rows:
@@ -288,159 +288,3 @@ def risk_summary(frame: pd.DataFrame, axis_paths: Sequence[str] = ()) -> dict[st
             for key, g in rows.groupby(others, sort=True)
         ]
     return out
-
-
-# ------------------------------------------------------------------------------------ charts
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> None:
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
-
-
-def plot_axes(frame: pd.DataFrame, axes: Sequence[Any], tipping: pd.DataFrame, path: Path) -> bool:
-    """``axes.png``: margin [M USD] and MW converted to HPC against each numeric axis.
-
-    One line per combination of the other axes when there are at most six; otherwise the
-    median over them with a P10-P90 band. Monte Carlo paths are summarised by their median.
-    Dashed vertical lines mark tipping values. Returns False when there is nothing to plot.
-    """
-    rows = ok_rows(frame)
-    plotted = [a for a in axes if a.path != PATH_AXIS and a.numeric and len(set(a.values)) > 1]
-    if rows.empty or not plotted:
-        return False
-    plt = _pyplot()
-    fig, grid = plt.subplots(
-        len(plotted), 2, figsize=(11, 3.4 * len(plotted)), squeeze=False, constrained_layout=True
-    )
-    paths = [a.path for a in axes]
-    for (ax_margin, ax_mw), axis in zip(grid, plotted, strict=True):
-        others = [p for p in paths if p not in (axis.path, PATH_AXIS) and p in rows]
-        data = _along(rows, axis.path)
-        data = data.assign(_x=data[axis.path].astype(float))
-        keys = ["_x", *others]
-        med = data.groupby(keys, sort=True)[["margin_usd", "hpc_mw_converted"]].median()
-        med = med.reset_index()
-        groups = list(med.groupby(others, sort=True)) if others else [((), med)]
-        for metric, ax, scale in (
-            ("margin_usd", ax_margin, 1e-6),
-            ("hpc_mw_converted", ax_mw, 1.0),
-        ):
-            if len(groups) <= 6:
-                for key, g in groups:
-                    key = key if isinstance(key, tuple) else (key,)
-                    label = ", ".join(
-                        f"{p.split('.')[-1]}={v:g}"
-                        if isinstance(v, float)
-                        else f"{p.split('.')[-1]}={v}"
-                        for p, v in zip(others, key, strict=True)
-                    )
-                    ax.plot(g["_x"], g[metric] * scale, marker="o", ms=3, label=label or None)
-                if others:
-                    ax.legend(fontsize=7)
-            else:
-                stats = med.groupby("_x")[metric].quantile([0.1, 0.5, 0.9]).unstack()
-                ax.fill_between(
-                    stats.index,
-                    stats[0.1] * scale,
-                    stats[0.9] * scale,
-                    alpha=0.25,
-                    label="P10-P90 over other axes",
-                )
-                ax.plot(stats.index, stats[0.5] * scale, marker="o", ms=3, label="median")
-                ax.legend(fontsize=7)
-            for value in tipping.loc[tipping["axis"] == axis.path, "tipping_value"]:
-                ax.axvline(value, ls="--", lw=0.8, color="grey")
-            ax.set_xlabel(axis.path + (" (factor)" if axis.kind == "factors" else ""))
-            ax.grid(alpha=0.3)
-        ax_margin.set_ylabel("margin [M USD]")
-        ax_mw.set_ylabel("hall converted to HPC [MW]")
-    fig.suptitle("Margin and MW converted to HPC along each axis (dashed: tipping points)")
-    _save(fig, path)
-    plt.close(fig)
-    return True
-
-
-def plot_monte_carlo(frame: pd.DataFrame, study, path: Path) -> bool:
-    """``monte_carlo.png``: left, the fan of BTC price paths (P10/P50/P90 over paths, hour by
-    hour, from the base scenario's start) with the paths whose margins are the P10, P50 and
-    P90 margins drawn on top; right, the distribution of total margin with its P10/P50/P90
-    and the probability of a loss."""
-    from optimizer.study import simulate_study_paths
-
-    rows = ok_rows(frame)
-    if rows.empty or study.monte_carlo is None:
-        return False
-    plt = _pyplot()
-    paths = simulate_study_paths(study.monte_carlo, study.base_doc)
-    price = paths.btc_price_usd
-    days = np.arange(price.shape[1]) / 24.0
-    fig, (ax_fan, ax_hist) = plt.subplots(1, 2, figsize=(12, 4.2), constrained_layout=True)
-    q10, q50, q90 = np.percentile(price, [10, 50, 90], axis=0)
-    ax_fan.fill_between(days, q10 / 1e3, q90 / 1e3, alpha=0.25, label="P10-P90 of paths")
-    ax_fan.plot(days, q50 / 1e3, lw=1.2, label="P50 of paths")
-    margin = rows["margin_usd"].to_numpy(dtype=float)
-    m10, m50, m90 = np.percentile(margin, [10, 50, 90])
-    for q, value in (("P10", m10), ("P50", m50), ("P90", m90)):
-        nearest = rows.iloc[int(np.argmin(np.abs(margin - value)))]
-        index = int(nearest[PATH_AXIS])
-        ax_fan.plot(days, price[index] / 1e3, lw=0.8, label=f"path {index}: {q} margin")
-    ax_fan.set_xlabel("day of the horizon")
-    ax_fan.set_ylabel("BTC price [k USD]")
-    ax_fan.legend(fontsize=7)
-    ax_fan.grid(alpha=0.3)
-    ax_hist.hist(margin / 1e6, bins=min(40, max(5, len(margin) // 3)), alpha=0.7)
-    for q, value in (("P10", m10), ("P50", m50), ("P90", m90)):
-        ax_hist.axvline(value / 1e6, ls="--", color="black", lw=0.8)
-        ax_hist.text(value / 1e6, ax_hist.get_ylim()[1] * 0.95, q, fontsize=7, ha="center")
-    loss = float(np.mean(margin < 0))
-    ax_hist.set_title(
-        f"total margin over {len(margin)} scenarios; P(margin < 0) = {loss:.1%}", fontsize=9
-    )
-    ax_hist.set_xlabel("margin over the horizon [M USD]")
-    ax_hist.set_ylabel("scenarios")
-    ax_hist.grid(alpha=0.3)
-    _save(fig, path)
-    plt.close(fig)
-    return True
-
-
-def write_analysis(
-    frame: pd.DataFrame, study, out: str | Path, *, charts: bool = True
-) -> tuple[list[Path], pd.DataFrame, dict[str, Any] | None]:
-    """Write ``summary.csv``, ``tipping.csv``, ``axes.png`` and, for Monte Carlo, ``risk.json``
-    and ``monte_carlo.png`` into ``out``.
-
-    Returns
-    -------
-    (files, tipping, risk)
-    """
-    out = Path(out)
-    files = []
-    write_csv(out / "summary.csv", frame)
-    files.append(out / "summary.csv")
-    tipping = tipping_points(frame, study.axes)
-    if any(a.path != PATH_AXIS and a.numeric for a in study.axes):
-        write_csv(out / "tipping.csv", tipping)
-        files.append(out / "tipping.csv")
-    risk = None
-    if study.monte_carlo is not None:
-        risk = risk_summary(frame, study.axis_paths)
-        write_json(out / "risk.json", risk)
-        files.append(out / "risk.json")
-    if charts:
-        if plot_axes(frame, study.axes, tipping, out / "axes.png"):
-            files.append(out / "axes.png")
-        if study.monte_carlo is not None and plot_monte_carlo(
-            frame, study, out / "monte_carlo.png"
-        ):
-            files.append(out / "monte_carlo.png")
-    return files, tipping, risk

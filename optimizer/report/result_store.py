@@ -19,19 +19,16 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
-import os
 import re
-import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from models import ScenarioError
+from optimizer.report.files import atomic_write, write_json
 
 MANIFEST = "manifest.json"
 FORMAT = "hashpivot-study/1"
@@ -40,62 +37,6 @@ _PART = re.compile(r"^part-(\d{5,})\.parquet$")
 BATCH_ROWS = 8
 #: More parts than this are merged into one when the store closes.
 COMPACT_PARTS = 32
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write ``path`` atomically: ``write(tmp)`` into a temp file in the same folder, fsync,
-    ``os.replace``, then fsync the folder so the rename itself is durable."""
-    path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. Windows: directories cannot be opened
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
-def _json_ready(obj: Any) -> Any:
-    """NaN/inf -> None, numpy scalars -> Python, recursively (JSON has no NaN)."""
-    if isinstance(obj, dict):
-        return {k: _json_ready(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_json_ready(v) for v in obj]
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, float | np.floating):
-        return float(obj) if math.isfinite(obj) else None
-    return obj
-
-
-def write_json(path: Path, data: Any, *, indent: int = 1) -> None:
-    """Atomically write ``data`` as indented JSON (NaN as null; other objects as text)."""
-    text = json.dumps(_json_ready(data), indent=indent, default=str) + "\n"
-    atomic_write(path, lambda tmp: tmp.write_text(text))
-
-
-def write_csv(path: Path, frame: pd.DataFrame) -> None:
-    """Atomically write a CSV."""
-    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
 class ResultStore:

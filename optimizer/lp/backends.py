@@ -1,4 +1,4 @@
-"""Solver backends for an :class:`~optimizer.lp.Lp`: HiGHS in memory, or PuLP and any PuLP solver.
+"""Solver backends for an :class:`~optimizer.lp.model.Lp`: HiGHS in memory, or PuLP and any PuLP solver.
 
 Both return a :class:`Solution` in the LP's own sign convention (minimize ``-margin``): row duals
 are ``d objective / d row bound`` and column duals the reduced costs, as HiGHS reports them for
@@ -13,12 +13,11 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from optimizer.errors import SolverError
-from optimizer.lp import Lp
+from optimizer.lp.model import Lp
 
 BACKENDS = ("highs", "pulp")
 HIGHS_SOLVERS = ("choose", "simplex", "ipm", "pdlp")
@@ -78,7 +77,6 @@ def solve_lp(
     solver: str | None = None,
     threads: int | None = None,
     time_limit_s: float | None = None,
-    write_lp: str | Path | None = None,
 ) -> Solution:
     """Solve an LP with one backend.
 
@@ -96,22 +94,15 @@ def solve_lp(
         Solver threads.
     time_limit_s : float, optional
         Solver time limit [s].
-    write_lp : path, optional
-        Also write the model, ``.lp`` or ``.mps`` by extension.
-
     Raises
     ------
     SolverError
         Unknown backend or solver, solver not installed, unbounded, or no solution.
     """
-    if write_lp is not None:
-        if Path(write_lp).suffix.lower() not in (".lp", ".mps"):
-            raise SolverError(f"--write-lp {write_lp}: expected a .lp or .mps file name")
-        Path(write_lp).parent.mkdir(parents=True, exist_ok=True)
     if backend == "highs":
-        return _solve_highs(lp, solver, threads, time_limit_s, write_lp)
+        return _solve_highs(lp, solver, threads, time_limit_s)
     if backend == "pulp":
-        return _solve_pulp(lp, solver, threads, time_limit_s, write_lp)
+        return _solve_pulp(lp, solver, threads, time_limit_s)
     raise SolverError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
 
 
@@ -120,7 +111,7 @@ def solve_lp(
 _highs_threads: int | None = None  # threads of the process-wide HiGHS scheduler (None: default)
 
 
-def _new_highs():
+def new_highs():
     import highspy
 
     # The pybind class: highspy.Highs() adds Python callbacks and prints a banner on stdout.
@@ -131,7 +122,8 @@ def _new_highs():
     return h
 
 
-def _highs_lp(lp: Lp):
+def highs_model(lp: Lp):
+    """The LP as a ``highspy.HighsLp`` (column-wise matrix), for ``passModel``."""
     import highspy
 
     a = lp.matrix.tocsc()
@@ -153,7 +145,7 @@ def _highs_lp(lp: Lp):
     return model
 
 
-def _solve_highs(lp, solver, threads, time_limit_s, write_lp) -> Solution:
+def _solve_highs(lp, solver, threads, time_limit_s) -> Solution:
     import highspy
 
     global _highs_threads
@@ -163,7 +155,7 @@ def _solve_highs(lp, solver, threads, time_limit_s, write_lp) -> Solution:
             f"unknown HiGHS solver {algorithm!r}: expected one of {', '.join(HIGHS_SOLVERS)} "
             "(PuLP solvers need --backend pulp)"
         )
-    h = _new_highs()
+    h = new_highs()
     wanted = None if threads is None else int(threads)
     if wanted != _highs_threads:
         # HiGHS keeps one thread scheduler per process, sized by the first run; running with
@@ -178,11 +170,9 @@ def _solve_highs(lp, solver, threads, time_limit_s, write_lp) -> Solution:
     h.setOptionValue("presolve", "on")
     # Devex dual pricing: 1.3-1.9x faster than the default on these LPs (benchmarks/README.md)
     h.setOptionValue("simplex_dual_edge_weight_strategy", DUAL_EDGE_WEIGHT_DEVEX)
-    status = h.passModel(_highs_lp(lp))
+    status = h.passModel(highs_model(lp))
     if status == highspy.HighsStatus.kError:
         raise SolverError("HiGHS rejected the model (internal error building the LP)")
-    if write_lp is not None and h.writeModel(str(write_lp)) == highspy.HighsStatus.kError:
-        raise SolverError(f"HiGHS could not write {write_lp}")
     t0 = time.perf_counter()
     h.run()
     ms = h.getModelStatus()
@@ -252,8 +242,8 @@ def _iis(h) -> tuple[np.ndarray, np.ndarray]:
 def highs_iis(lp: Lp) -> tuple[np.ndarray, np.ndarray]:
     """An irreducible infeasible subsystem found by HiGHS (for LPs another backend found
     infeasible): ``(rows, cols)``, empty if HiGHS finds none."""
-    h = _new_highs()
-    h.passModel(_highs_lp(lp))
+    h = new_highs()
+    h.passModel(highs_model(lp))
     h.run()
     return _iis(h)
 
@@ -329,7 +319,7 @@ def pulp_problem(lp: Lp):
     return prob, variables, constraints
 
 
-def _solve_pulp(lp, solver, threads, time_limit_s, write_lp) -> Solution:
+def _solve_pulp(lp, solver, threads, time_limit_s) -> Solution:
     import pulp
 
     known = pulp.listSolvers()
@@ -362,12 +352,6 @@ def _solve_pulp(lp, solver, threads, time_limit_s, write_lp) -> Solution:
             f"PuLP solver {name!r} is not installed here; available: {', '.join(avail)}"
         )
     prob, variables, constraints = pulp_problem(lp)
-    if write_lp is not None:
-        path = Path(write_lp)
-        if path.suffix.lower() == ".mps":
-            prob.writeMPS(str(path))
-        else:
-            prob.writeLP(str(path))
     t0 = time.perf_counter()
     try:
         status = prob.solve(engine)

@@ -1,0 +1,195 @@
+"""Money and energy of a solved LP, read back by name (docs/model.md §5.6).
+
+Every figure a plan reports is computed here once: the site-hour arrays, the GPU revenue of each
+class, installed servers, the money streams whose signed sum is the margin, and the check of that
+sum against the LP objective (the accounting identity).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from optimizer.errors import SolverError
+from optimizer.lp.backends import Solution
+from optimizer.lp.data import LpData
+from optimizer.lp.model import Lp
+
+#: Relative tolerance of the accounting identity (margin == sum of parts == LP objective).
+ACCOUNTING_RTOL = 1e-7
+
+#: The summary's money items: revenues (+) and costs (-) whose sum is the margin.
+REVENUE_KEYS = ("revenue_mining_usd", "revenue_hosting_usd", "revenue_hpc_usd", "resale_credit_usd")
+COST_KEYS = (
+    "energy_cost_usd",
+    "ppa_cost_usd",
+    "peak_charge_usd",
+    "conversion_cost_usd",
+    "gpu_capex_usd",
+    "sla_penalty_usd",
+    "shortfall_usd",
+)
+
+
+def by_site(values: np.ndarray, site: np.ndarray, n_sites: int) -> np.ndarray:
+    """Sum rows of ``values [N, T]`` into their sites: ``[S, T]``."""
+    out = np.zeros((n_sites, values.shape[1] if values.ndim == 2 else 0))
+    if len(site):
+        np.add.at(out, site, values)
+    return out
+
+
+def economic(dual: np.ndarray | None, block, sign: float) -> np.ndarray:
+    """A block of row duals with the economic sign; NaN when the backend gave no duals."""
+    if dual is None:
+        return np.full(block.shape, np.nan)
+    out = sign * block.take(dual)
+    return np.where(np.abs(out) < 1e-12, 0.0, out)  # no "-0.0" in reports
+
+
+def gpu_servers(d: LpData, lp: Lp, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Firm servers ``f[K]``, interruptible servers ``v[K, T]`` and firm shortfall ``w[K, T]``
+    [MWh] of every GPU class (zeros for classes without such columns)."""
+    T = d.hours
+    K = len(d.gpu_names)
+    v = np.zeros((K, T))
+    v[lp.gpu_v] = lp.cols["v"].take(x)
+    w = np.zeros((K, T))
+    w[lp.gpu_w] = lp.cols["w"].take(x)
+    return lp.cols["f"].take(x), v, w
+
+
+def gpu_revenue_usd(d: LpData, f: np.ndarray, v: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Hourly revenue of each GPU class [USD], ``float64[K, T]`` (docs/model.md §3.5).
+
+    ``Rf f + Rv v``: rent, cloud sales and pass-through reimbursements of the servers that run,
+    less the pass-through of firm energy not served (``pi`` per MWh of ``w`` for classes whose
+    tenant reimburses energy at spot).
+    """
+    pass_through = d.gpu_pass_through[:, None] * d.price_usd_per_mwh[d.gpu_site]
+    return d.gpu_revenue_usd * (f[:, None] + v) - pass_through * w
+
+
+def installed_servers(d: LpData, lp: Lp, x: np.ndarray) -> np.ndarray:
+    """GPU servers installed per class [servers].
+
+    ``n`` where servers carry capex; for a class without capex (a tenant's servers) ``n`` is
+    free in the LP, so report the fewest servers the plan uses, ``f + max_t v``.
+    """
+    n = lp.cols["n"].take(x)
+    busiest = lp.cols["f"].take(x).copy()
+    if len(lp.gpu_v):
+        busiest[lp.gpu_v] += lp.cols["v"].take(x).max(axis=1, initial=0.0)
+    return np.where(d.gpu_capex_usd_per_hour > 0, n, busiest)
+
+
+def site_hour_arrays(d: LpData, lp: Lp, sol: Solution) -> dict[str, np.ndarray]:
+    """Site-hour quantities of a solution, shape ``[S, T]`` [MW = MWh per hour]."""
+    S = d.n_sites
+    x = sol.x
+    u = lp.cols["u"].take(x)
+    f = lp.cols["f"].take(x)
+    y = lp.cols["y"].take(x)
+    q = lp.cols["q"].take(x)
+    mining = d.energy_mwh * u
+    firm = by_site(d.gpu_energy_mwh * f[:, None], d.gpu_site, S)
+    short = by_site(lp.cols["w"].take(x), d.gpu_site[lp.gpu_w], S)
+    inter = by_site(d.gpu_energy_mwh[lp.gpu_v] * lp.cols["v"].take(x), d.gpu_site[lp.gpu_v], S)
+    mining_mw = by_site(mining, d.class_site, S)
+    hall_room = np.maximum(d.mining_hall_mw - y, 0.0)[:, None]
+    available = np.minimum(by_site(d.energy_mwh, d.class_site, S), hall_room)
+    resale_pays = (d.resale_factor[:, None] > 0) & (d.price_usd_per_mwh > 0)
+    return {
+        "mining_mw": mining_mw,
+        "hosted_asic_mw": by_site(mining[d.class_hosted], d.class_site[d.class_hosted], S),
+        "hpc_firm_mw": firm - short,
+        "hpc_interruptible_mw": inter,
+        "firm_shortfall_mwh": short,
+        "load_mw": lp.cols["L"].take(x),
+        "curtailed_mw": np.maximum(available - mining_mw, 0.0),
+        "grid_mwh": lp.cols["g"].take(x),
+        "ppa_block_mwh": d.ppa_block_mw,
+        "ppa_resold_mwh": np.where(resale_pays, q, 0.0),
+        "ppa_spilled_mwh": np.where(resale_pays, 0.0, q),
+        "peak_adder_usd_per_mwh": d.peak_adder_usd_per_mwh,
+        "import_value_usd_per_mwh": economic(sol.row_dual, lp.rows["import"], -1.0),
+        "energy_value_usd_per_mwh": economic(sol.row_dual, lp.rows["energy_balance"], -1.0),
+    }
+
+
+def accounting(d: LpData, lp: Lp, x: np.ndarray) -> dict[str, float]:
+    """Revenues and costs of a solution [USD]; their signed sum is the margin.
+
+    ``revenue_hpc_usd`` is GPU revenue (rent, cloud sales and pass-through reimbursements)
+    less the pass-through of firm energy not served (:func:`gpu_revenue_usd`).
+    """
+    T = d.hours
+    pi = d.price_usd_per_mwh
+    u = lp.cols["u"].take(x)
+    n = lp.cols["n"].take(x)
+    w = lp.cols["w"].take(x)
+    site_w = d.gpu_site[lp.gpu_w]
+    asic = (d.revenue_usd * u).sum(axis=1)
+    return {
+        "revenue_mining_usd": float(asic[~d.class_hosted].sum()),
+        "revenue_hosting_usd": float(asic[d.class_hosted].sum()),
+        "revenue_hpc_usd": float(gpu_revenue_usd(d, *gpu_servers(d, lp, x)).sum()),
+        "resale_credit_usd": float(
+            (d.resale_factor[:, None] * np.maximum(pi, 0.0) * lp.cols["q"].take(x)).sum()
+        ),
+        "energy_cost_usd": float((pi * lp.cols["g"].take(x)).sum()),
+        "ppa_cost_usd": float((d.ppa_price_usd_per_mwh[:, None] * d.ppa_block_mw).sum()),
+        "peak_charge_usd": float((d.peak_adder_usd_per_mwh * lp.cols["L"].take(x)).sum()),
+        "conversion_cost_usd": float(d.conversion_usd_per_mw_hour @ lp.cols["y"].take(x) * T),
+        "gpu_capex_usd": float(d.gpu_capex_usd_per_hour @ n * T),
+        "sla_penalty_usd": float((d.sla_penalty_usd_per_mwh[site_w, None] * w).sum()),
+        "shortfall_usd": float((d.shortfall_usd_per_mwh[:, None] * lp.cols["z"].take(x)).sum()),
+    }
+
+
+def margin_of(parts: dict[str, float]) -> float:
+    """Revenues minus costs [USD]."""
+    return sum(parts[k] for k in REVENUE_KEYS) - sum(parts[k] for k in COST_KEYS)
+
+
+def check_accounting(parts: dict[str, float], objective_usd: float) -> float:
+    """Margin from its parts, checked against the LP objective (as margin) [USD].
+
+    Raises
+    ------
+    SolverError
+        When they differ by more than :data:`ACCOUNTING_RTOL` of the gross money flow: the
+        plan would be wrong, never report it.
+    """
+    margin = margin_of(parts)
+    gross = max(1.0, sum(abs(v) for v in parts.values()))
+    if not abs(margin - objective_usd) <= ACCOUNTING_RTOL * gross:
+        raise SolverError(
+            f"accounting mismatch: revenues minus costs = {margin:,.2f} USD but the LP "
+            f"objective is {objective_usd:,.2f} USD (please report)"
+        )
+    return margin
+
+
+def net_wash_trades(d: LpData, lp: Lp, x: np.ndarray) -> np.ndarray:
+    """Net out MWh bought and resold in the same hour where resale pays the purchase price.
+
+    When ``psi * max(pi, 0) == pi`` (no resale fee and ``pi >= 0``, or ``pi == 0``), buying a
+    MWh and reselling one in the same hour is a wash the LP may pick at random; removing the
+    pair changes neither the load nor the margin, and keeps grid and resale MWh honest
+    (docs/model.md §5.7).
+
+    Returns
+    -------
+    numpy.ndarray
+        A copy of ``x`` with ``g`` and ``q`` reduced by ``min(g, q)`` in those hours.
+    """
+    pi = d.price_usd_per_mwh
+    wash = (pi >= 0) & (d.resale_factor[:, None] * pi == pi)
+    if not wash.any():
+        return x
+    x = x.copy()
+    g, q = lp.cols["g"], lp.cols["q"]
+    both = np.minimum(g.take(x), q.take(x)) * wash
+    x[g.start : g.stop] -= both.ravel()
+    x[q.start : q.stop] -= both.ravel()
+    return x

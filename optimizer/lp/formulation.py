@@ -1,0 +1,332 @@
+"""The allocation LP (docs/model.md §5), built once as sparse variable and constraint blocks.
+
+:func:`lp_data` lays a :class:`~models.Scenario` and its kernel :class:`~optimizer.score.Scores`
+out as the LP's parameters (:class:`LpData`, docs/model.md §5.1 names); :func:`build_lp` adds one block of
+variables per model variable and one block of rows per constraint family, each in its own
+``add_*`` function, and returns an :class:`Lp`: ``minimize cost @ x + offset`` subject to
+``row_lower <= A @ x <= row_upper`` and ``col_lower <= x <= col_upper``, where
+``cost @ x + offset = -margin`` [USD]. Everything is vectorized over hours and classes.
+
+Two auxiliary blocks make the rows short and the duals direct, without changing the LP:
+``L[s,t]`` is the site load (docs/model.md §5.4.1), defined by an equality row, so the import
+limit (row 2) is a one-entry row whose dual is the value of import capacity; and the firm
+shortfall ``w`` is kept per firm GPU class (``w[s,t] = sum_k w[k,t]``) so that firm energy that
+is not served also forgoes its pass-through reimbursement (``pi`` per MWh for classes with
+``power_pass_through``), otherwise shedding a pass-through tenant in a price spike would keep
+the reimbursement of energy never delivered.
+
+Conventions
+-----------
+- Energy is MWh per hour (= MW); money USD; ``T`` hours, ``S`` sites, ``C`` ASIC classes,
+  ``K`` GPU classes, ``L`` leases, ``Mu`` months.
+- Firm shortfall is allowed only in hours with a curtailment order (row 9, "only under
+  curtailment"), only at sites whose leases all allow it, priced at the largest SLA penalty of
+  the site's leases.
+- The monthly minimum take of a month only partly inside the horizon is scaled pro rata by
+  its hours: ``Min[s,mu] = min_take_mwh_per_month * hours_of_mu_in_horizon / hours_of_mu``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from optimizer.errors import SolverError
+from optimizer.lp.data import LpData
+from optimizer.lp.model import INF, Block, Lp, LpBuilder
+
+
+def _site_hour_rows(site: np.ndarray, T: int) -> np.ndarray:
+    """Local row numbers ``s*T + t`` of an ``[S, T]`` row block for items at sites ``site``."""
+    return site[:, None] * T + np.arange(T)
+
+
+# --------------------------------------------------------------------------- variables
+
+
+def add_variables(b: LpBuilder, d: LpData) -> dict[str, np.ndarray]:
+    """The variable blocks of docs/model.md §5.2 (all continuous, >= 0), and ``L``.
+
+    - ``u[c,t] <= 1``: fraction of ASIC class c running;
+    - ``n[k] <= G[k]``: GPU servers installed; ``f[k] <= G[k]`` firm servers (0 unless the
+      class may be sold firm); ``v[k,t] <= G[k]`` interruptible servers (interruptible
+      classes only: rows of ``v`` map to classes via ``gpu_v``);
+    - ``y[s]``: MW converted (bounded by :func:`add_conversion_bound`);
+    - ``g[s,t]``: MWh bought at spot; ``q[s,t] <= B[s,t]``: PPA MWh not used (resold where
+      resale pays, spilled otherwise);
+    - ``w[k,t]``: firm MWh of class k not served (bounded by :func:`add_firm_shortfall`);
+    - ``z[s,mu]``: monthly minimum-take shortfall [MWh];
+    - ``L[s,t]``: site load [MW], defined by :func:`add_load_definition`.
+    """
+    S, T, C, K = d.n_sites, d.hours, len(d.class_names), len(d.gpu_names)
+    G = d.gpu_max_servers
+    b.add_vars("u", (C, T), 0.0, 1.0)
+    b.add_vars("n", (K,), 0.0, G)
+    b.add_vars("f", (K,), 0.0, np.where(d.gpu_firm, G, 0.0))
+    gpu_v = np.flatnonzero(d.gpu_interruptible)
+    b.add_vars("v", (len(gpu_v), T), 0.0, G[gpu_v, None])
+    b.add_vars("y", (S,), 0.0, INF)
+    b.add_vars("g", (S, T), 0.0, INF)
+    b.add_vars("q", (S, T), 0.0, d.ppa_block_mw)
+    gpu_w = np.flatnonzero(d.gpu_firm & d.allow_shortfall[d.gpu_site])
+    b.add_vars("w", (len(gpu_w), T), 0.0, INF)
+    b.add_vars("z", (S, d.n_months), 0.0, INF)
+    b.add_vars("L", (S, T), 0.0, INF)
+    return {"gpu_v": gpu_v, "gpu_w": gpu_w}
+
+
+def set_objective(b: LpBuilder, d: LpData, gpu_v: np.ndarray, gpu_w: np.ndarray) -> None:
+    """Objective (docs/model.md §5.3), as the minimization of minus the margin [USD].
+
+    ``-[sum R u + sum Rf f + sum Rv v - sum cn n T - sum (pi g - psi max(pi,0) q + p_ppa B)
+    - sum cy y T - rho sum w - p_short sum z]``; the coincident-peak term ``kappa L`` is added
+    by :func:`add_peak_adders`. The take-or-pay PPA cost ``sum p_ppa B`` is a constant offset.
+    Unserved firm energy of a pass-through class also forgoes ``pi`` per MWh (module note).
+    """
+    T = d.hours
+    pi = d.price_usd_per_mwh
+    b.add_cost(b.cols["u"], -d.revenue_usd)
+    b.add_cost(b.cols["n"], d.gpu_capex_usd_per_hour * T)
+    b.add_cost(b.cols["f"], -d.gpu_revenue_usd.sum(axis=1))
+    b.add_cost(b.cols["v"], -d.gpu_revenue_usd[gpu_v])
+    b.add_cost(b.cols["y"], d.conversion_usd_per_mw_hour * T)
+    b.add_cost(b.cols["g"], pi)
+    b.add_cost(b.cols["q"], -d.resale_factor[:, None] * np.maximum(pi, 0.0))
+    site_w = d.gpu_site[gpu_w]
+    b.add_cost(
+        b.cols["w"],
+        d.sla_penalty_usd_per_mwh[site_w, None] + d.gpu_pass_through[gpu_w, None] * pi[site_w],
+    )
+    b.add_cost(b.cols["z"], d.shortfall_usd_per_mwh[:, None])
+    b.offset += float((d.ppa_price_usd_per_mwh[:, None] * d.ppa_block_mw).sum())
+
+
+# --------------------------------------------------------------------------- constraint families
+
+
+def add_load_definition(b: LpBuilder, d: LpData, gpu_v: np.ndarray, gpu_w: np.ndarray) -> Block:
+    """Site load (docs/model.md §5.4.1): ``sum_c E u + sum_k Eg (f + v) - w - L = 0`` per site-hour."""
+    S, T = d.n_sites, d.hours
+    c = b.cols
+    terms = [
+        (_site_hour_rows(d.class_site, T), c["u"].ids(), d.energy_mwh),
+        (_site_hour_rows(d.gpu_site, T), np.repeat(c["f"].ids()[:, None], T, 1), d.gpu_energy_mwh),
+        (_site_hour_rows(d.gpu_site[gpu_v], T), c["v"].ids(), d.gpu_energy_mwh[gpu_v]),
+        (_site_hour_rows(d.gpu_site[gpu_w], T), c["w"].ids(), -1.0),
+        (np.arange(S * T), c["L"].ids(), -1.0),
+    ]
+    return b.add_rows("load", (S, T), terms, 0.0, 0.0)
+
+
+def add_energy_balance(b: LpBuilder, d: LpData) -> Block:
+    """Energy balance (docs/model.md §5.4.2) with PPA resale: ``L[s,t] = B[s,t] - q[s,t] + g[s,t]``.
+
+    Written ``L - g + q = B``. With ``q <= B`` and ``g >= 0``, buying and reselling in the same
+    hour never pays when ``pi > 0`` and ``psi < 1`` (it costs ``pi (1 - psi)`` per MWh); in a
+    negative-price hour resale earns nothing and the site is paid ``-pi`` per MWh drawn, up to
+    its load.
+    """
+    S, T = d.n_sites, d.hours
+    r = np.arange(S * T)
+    c = b.cols
+    terms = [(r, c["L"].ids(), 1.0), (r, c["g"].ids(), -1.0), (r, c["q"].ids(), 1.0)]
+    return b.add_rows("energy_balance", (S, T), terms, d.ppa_block_mw, d.ppa_block_mw)
+
+
+def add_import_limits(b: LpBuilder, d: LpData) -> Block:
+    """Import limit (docs/model.md §5.4.3) with curtailment orders: ``L[s,t] <= Cap[s,t]``.
+
+    ``Cap`` is the interconnect minus the hour's curtailment order. Its dual, sign flipped, is
+    the value of one more MW of import in that hour [USD/MWh].
+    """
+    S, T = d.n_sites, d.hours
+    terms = [(np.arange(S * T), b.cols["L"].ids(), 1.0)]
+    return b.add_rows("import", (S, T), terms, -INF, d.import_cap_mw)
+
+
+def add_mining_halls(b: LpBuilder, d: LpData) -> Block:
+    """Mining halls (docs/model.md §5.4.4): ``sum_c E[c,t] u[c,t] + y[s] <= M[s]`` (hosted ASICs included)."""
+    S, T = d.n_sites, d.hours
+    c = b.cols
+    terms = [
+        (_site_hour_rows(d.class_site, T), c["u"].ids(), d.energy_mwh),
+        (np.arange(S * T), np.repeat(c["y"].ids()[:, None], T, 1), 1.0),
+    ]
+    return b.add_rows(
+        "mining_hall", (S, T), terms, -INF, np.repeat(d.mining_hall_mw[:, None], T, 1)
+    )
+
+
+def add_hpc_halls(b: LpBuilder, d: LpData, gpu_v: np.ndarray) -> Block:
+    """HPC halls (docs/model.md §5.4.5): ``sum_k Eg[k,t] (f[k] + v[k,t]) - y[s] <= existing_hpc_mw[s]``.
+
+    Installed servers count by their wall power incl. cooling in each hour; unserved firm load
+    (``w``) still occupies its hall.
+    """
+    S, T = d.n_sites, d.hours
+    c = b.cols
+    terms = [
+        (_site_hour_rows(d.gpu_site, T), np.repeat(c["f"].ids()[:, None], T, 1), d.gpu_energy_mwh),
+        (_site_hour_rows(d.gpu_site[gpu_v], T), c["v"].ids(), d.gpu_energy_mwh[gpu_v]),
+        (np.arange(S * T), np.repeat(c["y"].ids()[:, None], T, 1), -1.0),
+    ]
+    upper = np.repeat(d.existing_hpc_mw[:, None], T, 1)
+    return b.add_rows("hpc_hall", (S, T), terms, -INF, upper)
+
+
+def add_conversion_bound(b: LpBuilder, d: LpData) -> None:
+    """Conversion bound (docs/model.md §5.4.6): ``y[s] <= Y[s]`` (convertible MW), as a bound.
+
+    Its reduced cost, sign flipped, is the value of one more convertible MW over the horizon.
+    """
+    b.set_upper(b.cols["y"], d.convertible_mw)
+
+
+def add_server_limits(b: LpBuilder, d: LpData, gpu_v: np.ndarray) -> Block:
+    """Servers (docs/model.md §5.4.7): ``f[k] + v[k,t] <= n[k]``, ``n[k] <= G[k]``.
+
+    One row per class and hour for interruptible classes, one row per class otherwise
+    (``f[k] <= n[k]``); rows ``K + i*T + t`` hold the hourly rows of the i-th interruptible class.
+    """
+    T, K = d.hours, len(d.gpu_names)
+    c = b.cols
+    V = len(gpu_v)
+    k = np.arange(K)
+    hourly = K + np.arange(V * T).reshape(V, T)
+    terms = [
+        (k, c["f"].ids(), 1.0),
+        (k, c["n"].ids(), -1.0),
+        (hourly, np.repeat(c["f"].ids()[gpu_v, None], T, 1), 1.0),
+        (hourly, c["v"].ids(), 1.0),
+        (hourly, np.repeat(c["n"].ids()[gpu_v, None], T, 1), -1.0),
+    ]
+    return b.add_rows("servers", (K + V * T,), terms, -INF, 0.0)
+
+
+def add_lease_limits(b: LpBuilder, d: LpData) -> Block:
+    """Leases (docs/model.md §5.4.8): ``min_mw[l] <= sum_{k in l} Eg_it[k] f[k] <= max_mw[l]`` (IT MW, firm)."""
+    f = b.cols["f"].ids()
+    rows = np.concatenate([np.full(len(m), i) for i, m in enumerate(d.lease_members)] or [[]])
+    members = np.concatenate(list(d.lease_members) or [np.zeros(0, np.int64)]).astype(np.int64)
+    terms = [(rows.astype(np.int64), f[members], d.gpu_it_mw[members])]
+    return b.add_rows("lease", (len(d.lease_names),), terms, d.lease_min_mw, d.lease_max_mw)
+
+
+def add_hosted_uptime(b: LpBuilder, d: LpData) -> tuple[Block, np.ndarray]:
+    """Hosted uptime (docs/model.md §5.4.9): ``sum_t u[c,t] >= U[c] * T`` for hosted classes with ``U > 0``."""
+    T = d.hours
+    hosted = np.flatnonzero(d.class_hosted & (d.class_uptime > 0))
+    u = b.cols["u"].ids()
+    rows = np.repeat(np.arange(len(hosted))[:, None], T, 1)
+    block = b.add_rows(
+        "uptime", (len(hosted),), [(rows, u[hosted], 1.0)], d.class_uptime[hosted] * T, INF
+    )
+    return block, hosted
+
+
+def add_min_take(b: LpBuilder, d: LpData) -> tuple[Block, np.ndarray]:
+    """Monthly minimum take (docs/model.md §5.4.10): ``sum_{t in mu} L[s,t] + z[s,mu] >= Min[s,mu]``.
+
+    Only for sites with a minimum; partial months are pro rata (module note).
+    """
+    Mu = d.n_months
+    sites = np.flatnonzero(d.min_take_mwh.max(axis=1, initial=0.0) > 0)
+    L = b.cols["L"].ids()[sites]
+    z = b.cols["z"].ids()[sites]
+    row_of_hour = np.arange(len(sites))[:, None] * Mu + d.month_of_hour[None, :]
+    terms = [
+        (row_of_hour, L, 1.0),
+        (np.arange(len(sites) * Mu), z, 1.0),
+    ]
+    block = b.add_rows("min_take", (len(sites), Mu), terms, d.min_take_mwh[sites], INF)
+    return block, sites
+
+
+def add_ramp_limits(b: LpBuilder, d: LpData) -> tuple[Block, np.ndarray]:
+    """Ramp limits (docs/model.md §5.4.11) (sites with a limit): ``-ramp <= L[s,t] - L[s,t-1] <= ramp``, t >= 1."""
+    T = d.hours
+    sites = np.flatnonzero(np.isfinite(d.ramp_mw_per_hour))
+    L = b.cols["L"].ids()[sites]
+    rows = np.arange(len(sites) * (T - 1)).reshape(len(sites), T - 1)
+    ramp = np.repeat(d.ramp_mw_per_hour[sites, None], T - 1, 1)
+    terms = [(rows, L[:, 1:], 1.0), (rows, L[:, :-1], -1.0)]
+    block = b.add_rows("ramp", (len(sites), T - 1), terms, -ramp, ramp)
+    return block, sites
+
+
+def add_firm_shortfall(b: LpBuilder, d: LpData, gpu_w: np.ndarray) -> Block:
+    """Firm HPC shortfall (docs/model.md §5.4.12) only under curtailment: ``w[k,t] <= Eg[k,t] f[k]``.
+
+    ``w`` may be positive only in hours with a curtailment order, at sites whose leases allow
+    shortfall (``gpu_w`` lists those firm classes); it is priced at the SLA penalty ``rho``.
+    """
+    T = d.hours
+    W = len(gpu_w)
+    w = b.cols["w"]
+    b.set_upper(w, np.where(d.curtailed[d.gpu_site[gpu_w]], INF, 0.0))
+    rows = np.arange(W * T).reshape(W, T)
+    f = np.repeat(b.cols["f"].ids()[gpu_w, None], T, 1)
+    terms = [(rows, w.ids(), 1.0), (rows, f, -d.gpu_energy_mwh[gpu_w])]
+    return b.add_rows("shortfall", (W, T), terms, -INF, 0.0)
+
+
+def add_peak_adders(b: LpBuilder, d: LpData) -> None:
+    """Coincident-peak adders (docs/model.md §5.4.13): ``kappa[s,t] L[s,t]`` added to the cost."""
+    b.add_cost(b.cols["L"], d.peak_adder_usd_per_mwh)
+
+
+def _check_finite(b: LpBuilder, d: LpData) -> None:
+    """Refuse NaN/inf in costs or coefficients: a plan built on them would be silently wrong."""
+    for name, block in b.cols.items():
+        cost = b._col_part(block, b._cost)
+        if not np.isfinite(cost).all():
+            i = int(np.flatnonzero(~np.isfinite(cost))[0])
+            where = np.unravel_index(i, block.shape)
+            raise SolverError(
+                f"non-finite objective coefficient in block '{name}' at {tuple(map(int, where))}"
+                " (kernel scores or prices with NaN/inf; please report)"
+            )
+    for vals in b._v:
+        if not np.isfinite(vals).all():
+            raise SolverError(
+                "non-finite constraint coefficient (kernel energy NaN/inf; please report)"
+            )
+
+
+def build_lp(d: LpData) -> Lp:
+    """Assemble the whole LP (docs/model.md §5) from its parameters.
+
+    Parameters
+    ----------
+    d : LpData
+
+    Returns
+    -------
+    Lp
+        Blocks ``u n f v y g q w z L`` (columns) and ``load energy_balance import mining_hall
+        hpc_hall servers lease uptime min_take ramp shortfall`` (rows).
+    """
+    b = LpBuilder()
+    idx = add_variables(b, d)
+    gpu_v, gpu_w = idx["gpu_v"], idx["gpu_w"]
+    set_objective(b, d, gpu_v, gpu_w)
+    add_peak_adders(b, d)
+    add_conversion_bound(b, d)
+    add_load_definition(b, d, gpu_v, gpu_w)
+    add_energy_balance(b, d)
+    add_import_limits(b, d)
+    add_mining_halls(b, d)
+    add_hpc_halls(b, d, gpu_v)
+    add_server_limits(b, d, gpu_v)
+    add_lease_limits(b, d)
+    _, hosted = add_hosted_uptime(b, d)
+    _, take_sites = add_min_take(b, d)
+    _, ramp_sites = add_ramp_limits(b, d)
+    add_firm_shortfall(b, d, gpu_w)
+    _check_finite(b, d)
+    return b.finish(
+        gpu_v=gpu_v,
+        gpu_w=gpu_w,
+        ramp_sites=ramp_sites,
+        take_sites=take_sites,
+        hosted_classes=hosted,
+    )

@@ -1,0 +1,261 @@
+"""The typed summary of a plan (``summary.json``): money by stream, energy, power, duals.
+
+:class:`PlanSummary` is built once, by :func:`summarize`, and turned into JSON once, by
+:meth:`PlanSummary.to_dict`. Money [USD], energy [MWh], power [MW], time [h]; the money items
+and the accounting identity are those of docs/model.md §5.6.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optimizer.accounting import COST_KEYS, REVENUE_KEYS, economic, installed_servers
+from optimizer.lp.backends import Solution
+from optimizer.lp.data import LpData
+from optimizer.lp.model import Lp
+from optimizer.timings import Timings
+
+#: Curtailed MW below this do not make an hour count as curtailed [MW].
+CURTAILED_MW_TOL = 1e-3
+
+
+@dataclass(frozen=True)
+class SiteSummary:
+    """One site: MW converted, energy by use, curtailment, and the value of its halls.
+
+    ``*_value_usd_per_mw`` are the duals of the mining hall, HPC hall and conversion bound with
+    the economic sign (value of one more MW over the horizon) or ``None`` without duals.
+    """
+
+    converted_mw: float
+    mining_mwh: float
+    hpc_mwh: float
+    curtailed_mwh: float
+    hours_curtailed: int
+    mining_hall_value_usd_per_mw: float | None
+    hpc_hall_value_usd_per_mw: float | None
+    conversion_value_usd_per_mw: float | None
+
+
+@dataclass(frozen=True)
+class LeaseSummary:
+    """One lease: firm IT MW signed and the duals of its minimum and maximum [USD/MW]."""
+
+    firm_it_mw: float
+    min_cost_usd_per_mw: float | None
+    max_value_usd_per_mw: float | None
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """Totals of a plan.
+
+    Money: ``margin_usd`` = ``revenue_mining_usd`` (own ASICs, BTC after pool fee) +
+    ``revenue_hosting_usd`` (client ASICs) + ``revenue_hpc_usd`` (GPU rent, cloud sales and
+    pass-through, less pass-through of firm energy not served) + ``resale_credit_usd`` -
+    ``energy_cost_usd`` (spot purchases; negative when the grid pays) - ``ppa_cost_usd``
+    (take-or-pay block) - ``peak_charge_usd`` - ``conversion_cost_usd`` - ``gpu_capex_usd`` -
+    ``sla_penalty_usd`` - ``shortfall_usd`` (monthly minimum take), checked against the LP
+    objective (``objective_usd``). Energy: ``mining_mwh`` counts every ASIC, own and hosted
+    (``hosting_mwh`` is the hosted part); ``hpc_mwh`` firm served + interruptible.
+    ``hours_curtailed``: hours in which some mining MW the halls could run is off, by order or
+    by choice; ``hours_curtailment_orders``: hours with an order at any site. Duals are
+    ``None`` where the backend gives none. ``seconds``: stage times, filled as stages end.
+    """
+
+    scenario: str
+    status: str
+    backend: str
+    solver: str
+    margin_usd: float
+    objective_usd: float
+    revenue_mining_usd: float
+    revenue_hosting_usd: float
+    revenue_hpc_usd: float
+    resale_credit_usd: float
+    energy_cost_usd: float
+    ppa_cost_usd: float
+    peak_charge_usd: float
+    conversion_cost_usd: float
+    gpu_capex_usd: float
+    sla_penalty_usd: float
+    shortfall_usd: float
+    revenue_total_usd: float
+    cost_total_usd: float
+    hpc_mw_converted: float
+    gpu_servers_firm: float
+    gpu_servers_installed: float
+    gpu_servers_interruptible_mean: float
+    firm_it_mw: float
+    mining_mwh: float
+    hosting_mwh: float
+    hpc_mwh: float
+    hpc_firm_mwh: float
+    hpc_interruptible_mwh: float
+    firm_shortfall_mwh: float
+    curtailed_mwh: float
+    hours_curtailed: int
+    hours_curtailment_orders: int
+    load_mwh: float
+    grid_mwh: float
+    ppa_mwh: float
+    ppa_resold_mwh: float
+    ppa_spilled_mwh: float
+    min_take_shortfall_mwh: float
+    mean_mining_mw: float
+    mean_hpc_firm_mw: float
+    mean_hpc_interruptible_mw: float
+    mean_curtailed_mw: float
+    mean_hashprice_usd_per_ph_day: float
+    mean_price_usd_per_mwh: float
+    import_value_mean_usd_per_mwh: float | None
+    import_value_max_usd_per_mwh: float | None
+    hours: int
+    sites: dict[str, SiteSummary]
+    leases: dict[str, LeaseSummary]
+    hosted_uptime_cost_usd_per_hour: dict[str, float | None]
+    min_take_cost_usd_per_mwh: dict[str, float | None]
+    seconds: Timings = dataclasses.field(default_factory=Timings, compare=False)
+
+    def money(self) -> dict[str, float]:
+        """The revenue and cost items whose signed sum is the margin [USD]."""
+        return {k: getattr(self, k) for k in (*REVENUE_KEYS, *COST_KEYS)}
+
+    def numbers(self) -> dict[str, float]:
+        """Every top-level numeric figure (no names, no nested tables, no times)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                out[f.name] = float(value)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``summary.json`` object (``seconds`` last, with ``total``)."""
+        out = {
+            f.name: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v
+            for f in dataclasses.fields(self)
+            if f.name != "seconds"
+            for v in [getattr(self, f.name)]
+        }
+        out["sites"] = {k: dataclasses.asdict(v) for k, v in self.sites.items()}
+        out["leases"] = {k: dataclasses.asdict(v) for k, v in self.leases.items()}
+        out["seconds"] = self.seconds.as_dict()
+        return out
+
+
+def json_number(value: float) -> float | None:
+    """A float, or ``None`` for NaN/inf (no duals)."""
+    value = float(value)
+    return None if not np.isfinite(value) else value
+
+
+def summarize(
+    d: LpData,
+    lp: Lp,
+    sol: Solution,
+    parts: dict[str, float],
+    margin: float,
+    arrays: dict[str, np.ndarray],
+    lease_duals: pd.DataFrame,
+    site_duals: pd.DataFrame,
+    month_duals: pd.DataFrame,
+    scenario_name: str,
+    timings: Timings,
+) -> PlanSummary:
+    """Build the :class:`PlanSummary` of a solved LP (see the class for each figure)."""
+    x = sol.x
+    T = d.hours
+    f = lp.cols["f"].take(x)
+    n = installed_servers(d, lp, x)
+    v = lp.cols["v"].take(x)
+    y = lp.cols["y"].take(x)
+    curtailed = arrays["curtailed_mw"]
+    imp = arrays["import_value_usd_per_mwh"]
+    uptime = economic(sol.row_dual, lp.rows["uptime"], 1.0)
+    has_duals = sol.row_dual is not None
+    hpc = arrays["hpc_firm_mw"] + arrays["hpc_interruptible_mw"]
+
+    def mean(a: np.ndarray) -> float:
+        return float(a.sum(axis=0).mean()) if a.size else 0.0
+
+    sites = {
+        name: SiteSummary(
+            converted_mw=float(y[s]),
+            mining_mwh=float(arrays["mining_mw"][s].sum()),
+            hpc_mwh=float(hpc[s].sum()),
+            curtailed_mwh=float(curtailed[s].sum()),
+            hours_curtailed=int((curtailed[s] > CURTAILED_MW_TOL).sum()),
+            mining_hall_value_usd_per_mw=json_number(
+                site_duals["mining_hall_value_usd_per_mw"].iloc[s]
+            ),
+            hpc_hall_value_usd_per_mw=json_number(site_duals["hpc_hall_value_usd_per_mw"].iloc[s]),
+            conversion_value_usd_per_mw=json_number(
+                site_duals["conversion_value_usd_per_mw"].iloc[s]
+            ),
+        )
+        for s, name in enumerate(d.site_names)
+    }
+    leases = {
+        row.lease: LeaseSummary(
+            firm_it_mw=float(d.gpu_it_mw[d.lease_members[i]] @ f[d.lease_members[i]]),
+            min_cost_usd_per_mw=json_number(row.min_cost_usd_per_mw),
+            max_value_usd_per_mw=json_number(row.max_value_usd_per_mw),
+        )
+        for i, row in enumerate(lease_duals.itertuples())
+    }
+    return PlanSummary(
+        scenario=scenario_name,
+        status=sol.status,
+        backend=sol.backend,
+        solver=sol.solver,
+        margin_usd=margin,
+        objective_usd=-sol.objective,
+        **parts,
+        revenue_total_usd=sum(parts[k] for k in REVENUE_KEYS),
+        cost_total_usd=sum(parts[k] for k in COST_KEYS),
+        hpc_mw_converted=float(y.sum()),
+        gpu_servers_firm=float(f.sum()),
+        gpu_servers_installed=float(n.sum()),
+        gpu_servers_interruptible_mean=float(v.sum(axis=0).mean()) if v.size else 0.0,
+        firm_it_mw=float(d.gpu_it_mw @ f),
+        mining_mwh=float(arrays["mining_mw"].sum()),
+        hosting_mwh=float(arrays["hosted_asic_mw"].sum()),
+        hpc_mwh=float(hpc.sum()),
+        hpc_firm_mwh=float(arrays["hpc_firm_mw"].sum()),
+        hpc_interruptible_mwh=float(arrays["hpc_interruptible_mw"].sum()),
+        firm_shortfall_mwh=float(arrays["firm_shortfall_mwh"].sum()),
+        curtailed_mwh=float(curtailed.sum()),
+        hours_curtailed=int((curtailed > CURTAILED_MW_TOL).any(axis=0).sum()),
+        hours_curtailment_orders=int(d.curtailed.any(axis=0).sum()),
+        load_mwh=float(arrays["load_mw"].sum()),
+        grid_mwh=float(arrays["grid_mwh"].sum()),
+        ppa_mwh=float(d.ppa_block_mw.sum()),
+        ppa_resold_mwh=float(arrays["ppa_resold_mwh"].sum()),
+        ppa_spilled_mwh=float(arrays["ppa_spilled_mwh"].sum()),
+        min_take_shortfall_mwh=float(lp.cols["z"].take(x).sum()),
+        mean_mining_mw=mean(arrays["mining_mw"]),
+        mean_hpc_firm_mw=mean(arrays["hpc_firm_mw"]),
+        mean_hpc_interruptible_mw=mean(arrays["hpc_interruptible_mw"]),
+        mean_curtailed_mw=mean(curtailed),
+        mean_hashprice_usd_per_ph_day=float(d.hashprice_usd_per_ph_day.mean()),
+        mean_price_usd_per_mwh=float(d.price_usd_per_mwh.mean()),
+        import_value_mean_usd_per_mwh=float(np.mean(imp)) if has_duals else None,
+        import_value_max_usd_per_mwh=float(np.max(imp)) if has_duals and imp.size else None,
+        hours=T,
+        sites=sites,
+        leases=leases,
+        hosted_uptime_cost_usd_per_hour={
+            d.class_names[c]: json_number(uptime[i]) for i, c in enumerate(lp.hosted_classes)
+        },
+        min_take_cost_usd_per_mwh={
+            f"{r.site}:{r.month}": json_number(r.min_take_cost_usd_per_mwh)
+            for r in month_duals.itertuples()
+        },
+        seconds=timings,
+    )
