@@ -24,8 +24,8 @@ from models.catalog import (
     models_of_kind,
 )
 from models.fields import Where, boolean, check_keys, integer, number, one_of, text
+from models.finance import annuity_usd_per_hour
 from models.series import read_table, resolve_series
-from models.sites import HOURS_PER_YEAR
 
 #: Valid ASIC efficiency range [J/TH]; outside it a figure is almost surely a unit slip
 #: (W typed as kW gives ~17,500 J/TH, kW typed as W ~0.0175 J/TH).
@@ -58,6 +58,8 @@ GPU_KEYS = (
     "utilization",
     "lease_usd_per_kw_month",
     "power_pass_through",
+    "pass_through_price",
+    "pass_through_peak",
     "service",
     "capex_usd_per_server",
     "life_years",
@@ -186,7 +188,12 @@ class GpuClass:
     lease_usd_per_kw_month : float
         Colocation rent per kW of IT per month [USD/kW-month].
     power_pass_through : bool
-        The tenant reimburses the server's energy at the hour's spot price.
+        The tenant reimburses the server's energy.
+    pass_through_price : str or float
+        Price of that reimbursement: ``"spot"`` (the hour's spot price), ``"ppa"`` (the site's
+        PPA price) or a fixed number [USD/MWh].
+    pass_through_peak : bool
+        The tenant also pays the coincident-peak adder on its energy.
     firm, interruptible : bool
         Which services the class may be sold as (firm counts toward leases).
     capex_usd_per_server : float
@@ -210,6 +217,8 @@ class GpuClass:
     utilization: float
     lease_usd_per_kw_month: float
     power_pass_through: bool
+    pass_through_price: str | float
+    pass_through_peak: bool
     firm: bool
     interruptible: bool
     capex_usd_per_server: float
@@ -220,8 +229,8 @@ class GpuClass:
 
     @property
     def capex_usd_per_server_hour(self) -> float:
-        """Hourly capex of one installed server, ``cn[k]`` [USD/h]."""
-        return self.capex_usd_per_server / (self.life_years * HOURS_PER_YEAR)
+        """Hourly straight-line capex of one server (discount rate 0) [USD/h]."""
+        return annuity_usd_per_hour(self.capex_usd_per_server, 0.0, self.life_years)
 
 
 def _catalog_entry(
@@ -545,6 +554,14 @@ def parse_fleet(
     return builder.build()
 
 
+def _pass_through_price(row: Mapping[str, Any], where: Where) -> str | float:
+    """``"spot"``, ``"ppa"`` or a fixed price [USD/MWh]."""
+    value = row.get("pass_through_price", "spot")
+    if isinstance(value, str):
+        return one_of(value, ("spot", "ppa"), where / "pass_through_price", what="price")
+    return number(row, "pass_through_price", where, unit="USD/MWh", minimum=-10_000.0)
+
+
 def parse_gpu_class(
     row: Mapping[str, Any],
     where: Where,
@@ -625,6 +642,8 @@ def parse_gpu_class(
             row, "lease_usd_per_kw_month", where, unit="USD/kW-month", default=0.0, minimum=0.0
         ),
         power_pass_through=boolean(row, "power_pass_through", where, default=False),
+        pass_through_price=_pass_through_price(row, where),
+        pass_through_peak=boolean(row, "pass_through_peak", where, default=True),
         firm=service in ("firm", "both"),
         interruptible=service in ("interruptible", "both"),
         capex_usd_per_server=capex,
