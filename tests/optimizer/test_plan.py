@@ -488,11 +488,21 @@ def test_cli_plans_the_built_in_example(tmp_path, tiny):
     )
     assert summary["margin_usd"] == pytest.approx(parts, rel=1e-9)
     assert summary["margin_usd"] == pytest.approx(summary["objective_usd"], rel=1e-9)
-    # the tenant lease is capped at 40 MW of IT: 40,000 kW / 10.2 kW per server
-    assert summary["firm_it_mw"] == pytest.approx(40.0, rel=1e-9)
-    assert summary["gpu_servers_firm"] == pytest.approx(40000 / 10.2, rel=1e-9)
+    # at the example's 10 % WACC a converted MW costs 9 MUSD x CRF(0.1, 10) / 8760 = 167.2
+    # USD/h, more than the tenant's rent nets: the lease stays at its 10 MW minimum of IT
+    # (10,000 kW / 10.2 kW per server); at 0 % it was at its 40 MW maximum
+    assert summary["discount_rate"] == 0.10
+    assert summary["firm_it_mw"] == pytest.approx(10.0, rel=1e-9)
+    assert summary["gpu_servers_firm"] == pytest.approx(10000 / 10.2, rel=1e-9)
     assert 0 <= summary["hpc_mw_converted"] <= 60.0 + 1e-9
-    assert len(pd.read_csv(tmp_path / "plan.csv")) == 8760
+    assert summary["sites"]["odessa"]["margin_usd"] == pytest.approx(
+        summary["margin_usd"], rel=1e-12
+    )
+    hours = pd.read_csv(tmp_path / "plan.csv")
+    assert len(hours) == 8760
+    # no firm load unserved where the curtailed cap carries the firm load
+    firm = hours["hpc_firm_mw"] + hours["firm_shortfall_mwh"]
+    assert (hours.loc[hours["import_cap_mw"] >= firm, "firm_shortfall_mwh"] <= 1e-9).all()
 
 
 def test_two_sites_plan_as_the_sum_of_each_alone(tiny):
