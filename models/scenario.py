@@ -21,14 +21,8 @@ from models.contracts import Lease, Ppa, parse_lease, parse_ppa
 from models.documents import read_toml
 from models.fields import Where, check_keys, integer, number_list, require_table, table_list, text
 from models.finance import Finance, parse_finance
-from models.fleet import (
-    DEFAULT_BANDS_J_PER_TH,
-    AsicClass,
-    Fleet,
-    GpuClass,
-    parse_fleet,
-    parse_gpu_class,
-)
+from models.fleet import DEFAULT_BANDS_J_PER_TH, AsicClass, Fleet, parse_fleet
+from models.gpus import GpuClass, parse_gpu_class
 from models.market import Market, parse_market
 from models.series import hourly_index
 from models.sites import Site, parse_site
