@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 
 from models.fields import Where, boolean, check_keys, number, one_of, string_list, text
-from models.fleet import GpuClass
+from models.gpus import GpuClass
 from models.series import resolve_series
 
-PPA_KEYS = ("site", "block_mw", "price_usd_per_mwh", "resale", "resale_fee")
+PPA_KEYS = ("site", "block_mw", "price_usd_per_mwh", "resale", "resale_fee", "negative_prices")
 LEASE_KEYS = (
     "name",
     "site",
@@ -42,6 +42,9 @@ class Ppa:
         Whether unused block energy may be sold back at spot.
     resale_fee : float
         Fraction of the spot price lost on resale [-].
+    negative_prices : str
+        ``"settle"``: block energy not used in a negative-price hour is settled at spot, the
+        site pays ``|price| * (1 + resale_fee)`` per MWh; ``"spill"``: it is spilled for free.
     """
 
     site: int
@@ -49,6 +52,7 @@ class Ppa:
     price_usd_per_mwh: float
     resale: bool
     resale_fee: float
+    negative_prices: str = "settle"
 
     @property
     def resale_factor(self) -> float:
@@ -115,6 +119,9 @@ def parse_ppa(
         resale=boolean(row, "resale", where, default=False),
         resale_fee=number(
             row, "resale_fee", where, unit="fraction", default=0.0, minimum=0.0, maximum=1.0
+        ),
+        negative_prices=text(
+            row, "negative_prices", where, default="settle", choices=("settle", "spill")
         ),
     )
 

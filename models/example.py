@@ -47,6 +47,9 @@ height = 925000                              # block height at the first hour
 blocks_per_hour = 6.0
 pool_fee = 0.02                              # 2% FPPS pool fee
 
+[finance]
+discount_rate = 0.10                         # per year (WACC): capex charged as an annuity
+
 [classes]
 efficiency_bands_j_per_th = [5, 16, 20, 25, 30, 200]   # class band edges, J/TH
 
@@ -55,7 +58,7 @@ name = "odessa"
 interconnect_mw = 100                        # grid import limit, MW
 mining_hall_mw = 100                         # mining halls incl. cooling, MW
 convertible_mw = 60                          # halls that may become HPC halls, MW
-conversion_usd_per_mw = 9_000_000            # conversion capex, USD/MW
+conversion_usd_per_mw = 9_000_000            # conversion capex, USD per MW of hall (incl. cooling)
 conversion_life_years = 10
 price_usd_per_mwh = {price}
 temp_c = {temp}
@@ -106,6 +109,8 @@ max_servers = 3922                           # 40 MW of IT at 10.2 kW
 pricing = "colocation"
 lease_usd_per_kw_month = 150
 power_pass_through = true
+pass_through_price = "spot"                  # or "ppa", or a fixed USD/MWh
+pass_through_peak = true                     # the tenant also pays the 4CP adder on its energy
 service = "firm"
 
 # Our own H100 servers sold as interruptible inference capacity.
@@ -127,7 +132,7 @@ site = "odessa"
 gpus = ["tenant-h100"]
 min_mw = 10                                  # MW of IT, firm
 max_mw = 40
-sla_penalty_usd_per_mwh = 300                # per MWh of firm load not served under curtailment
+sla_penalty_usd_per_mwh = 300                # per MWh of firm load an order leaves no import for
 allow_shortfall = true
 
 [[ppas]]
@@ -136,6 +141,7 @@ block_mw = 60                                # MW every hour, take-or-pay
 price_usd_per_mwh = 38
 resale = true
 resale_fee = 0.02                            # resold at spot less 2%
+negative_prices = "settle"                   # unused block settled at spot when spot < 0
 """
 
 

@@ -20,19 +20,25 @@ from models.catalog import COOLING_TYPES
 from models.contracts import Lease, Ppa, parse_lease, parse_ppa
 from models.documents import read_toml
 from models.fields import Where, check_keys, integer, number_list, require_table, table_list, text
-from models.fleet import (
-    DEFAULT_BANDS_J_PER_TH,
-    AsicClass,
-    Fleet,
-    GpuClass,
-    parse_fleet,
-    parse_gpu_class,
-)
+from models.finance import Finance, parse_finance
+from models.fleet import DEFAULT_BANDS_J_PER_TH, AsicClass, Fleet, parse_fleet
+from models.gpus import GpuClass, parse_gpu_class
 from models.market import Market, parse_market
 from models.series import hourly_index
 from models.sites import Site, parse_site
 
-TOP_KEYS = ("scenario", "market", "classes", "sites", "fleet", "hosting", "gpus", "leases", "ppas")
+TOP_KEYS = (
+    "scenario",
+    "market",
+    "classes",
+    "sites",
+    "fleet",
+    "hosting",
+    "gpus",
+    "leases",
+    "ppas",
+    "finance",
+)
 SCENARIO_KEYS = ("name", "start", "hours", "seed")
 MAX_HOURS = 24 * 366 * 10
 
@@ -58,6 +64,8 @@ class Scenario:
         At most one per site.
     seed : int
         Seed of the synthetic series.
+    finance : Finance
+        Cost of capital (``[finance]``).
     source : str
         File the scenario came from (``"<built-in example>"`` for the example).
     """
@@ -73,6 +81,7 @@ class Scenario:
     ppas: tuple[Ppa, ...]
     seed: int
     source: str
+    finance: Finance = dataclasses.field(default_factory=Finance)
 
     @property
     def hours(self) -> int:
@@ -246,6 +255,7 @@ def build_scenario(
                 f"site '{names[p.site]}' already has a PPA; merge the blocks into one"
             )
         seen.add(p.site)
+    _check_firm_classes(gpus, leases, ppas, where)
     if len(fleet) == 0 and not gpus:
         raise where.error("no machines: add [[fleet]], [[hosting]] or [[gpus]] rows")
     return Scenario(
@@ -260,4 +270,23 @@ def build_scenario(
         ppas=ppas,
         seed=seed,
         source=source,
+        finance=parse_finance(doc.get("finance", {}), where / "finance"),
     )
+
+
+def _check_firm_classes(
+    gpus: tuple[GpuClass, ...], leases: tuple[Lease, ...], ppas: tuple[Ppa, ...], where: Where
+) -> None:
+    """Every firm GPU class serves a lease (its SLA penalty prices its shortfall), and a
+    ``pass_through_price = "ppa"`` class has a PPA at its site."""
+    served = {k for lease in leases for k in lease.gpu_classes}
+    for i, g in enumerate(gpus):
+        if g.firm and i not in served:
+            raise (where / f"gpus[{i}] '{g.name}'").error(
+                f"firm GPU class '{g.name}' serves no lease: its unserved load would have no SLA "
+                "penalty; add it to a [[leases]] row or set service = 'interruptible'"
+            )
+        if g.pass_through_price == "ppa" and g.site not in {p.site for p in ppas}:
+            raise (where / f"gpus[{i}] '{g.name}'" / "pass_through_price").error(
+                "'ppa' needs a [[ppas]] row at the class's site"
+            )

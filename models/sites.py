@@ -12,9 +12,9 @@ import pandas as pd
 
 from models.catalog import COOLING_TYPES, PUE, CoolingPue
 from models.fields import Where, check_keys, number, one_of, text
+from models.finance import annuity_usd_per_hour
 from models.series import resolve_series
 
-HOURS_PER_YEAR = 8760.0
 #: Largest credible site [MW]: the biggest mining/HPC campuses draw ~1 GW; more is a unit slip.
 MAX_SITE_MW = 5000.0
 
@@ -53,7 +53,7 @@ class Site:
     convertible_mw : float
         Mining hall MW that may be converted to HPC halls [MW].
     conversion_usd_per_mw : float
-        Capex of converting one MW of hall to HPC [USD/MW].
+        Capex of converting one MW of hall (wall power incl. cooling, not IT) to HPC [USD/MW].
     conversion_life_years : float
         Amortization life of the conversion [years].
     existing_hpc_mw : float
@@ -102,8 +102,8 @@ class Site:
 
     @property
     def conversion_usd_per_mw_hour(self) -> float:
-        """Conversion capex spread evenly over its life [USD per MW per hour]."""
-        return self.conversion_usd_per_mw / (self.conversion_life_years * HOURS_PER_YEAR)
+        """Conversion capex spread evenly over its life (discount rate 0) [USD per MW per hour]."""
+        return annuity_usd_per_hour(self.conversion_usd_per_mw, 0.0, self.conversion_life_years)
 
     @property
     def peak_adder(self) -> np.ndarray:

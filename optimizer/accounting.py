@@ -18,10 +18,17 @@ from optimizer.lp.model import Lp
 ACCOUNTING_RTOL = 1e-7
 
 #: The summary's money items: revenues (+) and costs (-) whose sum is the margin.
-REVENUE_KEYS = ("revenue_mining_usd", "revenue_hosting_usd", "revenue_hpc_usd", "resale_credit_usd")
+REVENUE_KEYS = (
+    "revenue_mining_usd",
+    "revenue_hosting_usd",
+    "revenue_hpc_usd",
+    "pass_through_usd",
+    "resale_credit_usd",
+)
 COST_KEYS = (
     "energy_cost_usd",
     "ppa_cost_usd",
+    "ppa_settlement_usd",
     "peak_charge_usd",
     "conversion_cost_usd",
     "gpu_capex_usd",
@@ -61,12 +68,10 @@ def gpu_servers(d: LpData, lp: Lp, x: np.ndarray) -> tuple[np.ndarray, np.ndarra
 def gpu_revenue_usd(d: LpData, f: np.ndarray, v: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Hourly revenue of each GPU class [USD], ``float64[K, T]`` (docs/model.md §3.5).
 
-    ``Rf f + Rv v``: rent, cloud sales and pass-through reimbursements of the servers that run,
-    less the pass-through of firm energy not served (``pi`` per MWh of ``w`` for classes whose
-    tenant reimburses energy at spot).
+    ``Rf f + Rv v - pt w``: rent, cloud sales and pass-through reimbursements of the servers
+    that run, less the reimbursement ``pt`` of firm energy not served.
     """
-    pass_through = d.gpu_pass_through[:, None] * d.price_usd_per_mwh[d.gpu_site]
-    return d.gpu_revenue_usd * (f[:, None] + v) - pass_through * w
+    return d.gpu_revenue_usd * (f[:, None] + v) - d.gpu_pass_through_usd_per_mwh * w
 
 
 def installed_servers(d: LpData, lp: Lp, x: np.ndarray) -> np.ndarray:
@@ -98,6 +103,7 @@ def site_hour_arrays(d: LpData, lp: Lp, sol: Solution) -> dict[str, np.ndarray]:
     hall_room = np.maximum(d.mining_hall_mw - y, 0.0)[:, None]
     available = np.minimum(by_site(d.energy_mwh, d.class_site, S), hall_room)
     resale_pays = (d.resale_factor[:, None] > 0) & (d.price_usd_per_mwh > 0)
+    resale_pays |= d.settlement_usd_per_mwh > 0  # settled at a negative spot price
     return {
         "mining_mw": mining_mw,
         "hosted_asic_mw": by_site(mining[d.class_hosted], d.class_site[d.class_hosted], S),
@@ -116,34 +122,53 @@ def site_hour_arrays(d: LpData, lp: Lp, sol: Solution) -> dict[str, np.ndarray]:
     }
 
 
-def accounting(d: LpData, lp: Lp, x: np.ndarray) -> dict[str, float]:
-    """Revenues and costs of a solution [USD]; their signed sum is the margin.
+def accounting_by_site(d: LpData, lp: Lp, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Revenues and costs of a solution per site, ``float64[S]`` each [USD].
 
-    ``revenue_hpc_usd`` is GPU revenue (rent, cloud sales and pass-through reimbursements)
-    less the pass-through of firm energy not served (:func:`gpu_revenue_usd`).
+    ``revenue_hpc_usd`` is rent and cloud sales of the servers that run (``Rr (f + v)``);
+    ``pass_through_usd`` the tenants' energy reimbursement ``pt (Eg (f + v) - w)``;
+    ``ppa_settlement_usd`` what unused block energy costs in negative-price hours under
+    ``negative_prices = "settle"``. Their signed sum per site is the site's margin.
     """
-    T = d.hours
+    S, T = d.n_sites, d.hours
     pi = d.price_usd_per_mwh
     u = lp.cols["u"].take(x)
     n = lp.cols["n"].take(x)
-    w = lp.cols["w"].take(x)
-    site_w = d.gpu_site[lp.gpu_w]
+    y = lp.cols["y"].take(x)
+    q = lp.cols["q"].take(x)
+    f, v, w = gpu_servers(d, lp, x)
     asic = (d.revenue_usd * u).sum(axis=1)
+    rent = (d.gpu_rent_usd * (f[:, None] + v)).sum(axis=1)
+    gpu = gpu_revenue_usd(d, f, v, w).sum(axis=1)
+    penalty = (d.gpu_sla_penalty_usd_per_mwh[:, None] * w).sum(axis=1)
+
+    def site_sum(values: np.ndarray, site: np.ndarray) -> np.ndarray:
+        out = np.zeros(S)
+        np.add.at(out, site, values)
+        return out
+
+    hosted = d.class_hosted
     return {
-        "revenue_mining_usd": float(asic[~d.class_hosted].sum()),
-        "revenue_hosting_usd": float(asic[d.class_hosted].sum()),
-        "revenue_hpc_usd": float(gpu_revenue_usd(d, *gpu_servers(d, lp, x)).sum()),
-        "resale_credit_usd": float(
-            (d.resale_factor[:, None] * np.maximum(pi, 0.0) * lp.cols["q"].take(x)).sum()
-        ),
-        "energy_cost_usd": float((pi * lp.cols["g"].take(x)).sum()),
-        "ppa_cost_usd": float((d.ppa_price_usd_per_mwh[:, None] * d.ppa_block_mw).sum()),
-        "peak_charge_usd": float((d.peak_adder_usd_per_mwh * lp.cols["L"].take(x)).sum()),
-        "conversion_cost_usd": float(d.conversion_usd_per_mw_hour @ lp.cols["y"].take(x) * T),
-        "gpu_capex_usd": float(d.gpu_capex_usd_per_hour @ n * T),
-        "sla_penalty_usd": float((d.sla_penalty_usd_per_mwh[site_w, None] * w).sum()),
-        "shortfall_usd": float((d.shortfall_usd_per_mwh[:, None] * lp.cols["z"].take(x)).sum()),
+        "revenue_mining_usd": site_sum(asic[~hosted], d.class_site[~hosted]),
+        "revenue_hosting_usd": site_sum(asic[hosted], d.class_site[hosted]),
+        "revenue_hpc_usd": site_sum(rent, d.gpu_site),
+        "pass_through_usd": site_sum(gpu - rent, d.gpu_site),
+        "resale_credit_usd": (d.resale_factor[:, None] * np.maximum(pi, 0.0) * q).sum(axis=1),
+        "energy_cost_usd": (pi * lp.cols["g"].take(x)).sum(axis=1),
+        "ppa_cost_usd": (d.ppa_price_usd_per_mwh[:, None] * d.ppa_block_mw).sum(axis=1),
+        "ppa_settlement_usd": (d.settlement_usd_per_mwh * q).sum(axis=1),
+        "peak_charge_usd": (d.peak_adder_usd_per_mwh * lp.cols["L"].take(x)).sum(axis=1),
+        "conversion_cost_usd": d.conversion_usd_per_mw_hour * y * T,
+        "gpu_capex_usd": site_sum(d.gpu_capex_usd_per_hour * n * T, d.gpu_site),
+        "sla_penalty_usd": site_sum(penalty, d.gpu_site),
+        "shortfall_usd": (d.shortfall_usd_per_mwh[:, None] * lp.cols["z"].take(x)).sum(axis=1),
     }
+
+
+def accounting(d: LpData, lp: Lp, x: np.ndarray) -> dict[str, float]:
+    """Revenues and costs of a solution [USD], the sums over sites of
+    :func:`accounting_by_site`; their signed sum is the margin."""
+    return {k: float(v.sum()) for k, v in accounting_by_site(d, lp, x).items()}
 
 
 def margin_of(parts: dict[str, float]) -> float:
@@ -173,8 +198,8 @@ def check_accounting(parts: dict[str, float], objective_usd: float) -> float:
 def net_wash_trades(d: LpData, lp: Lp, x: np.ndarray) -> np.ndarray:
     """Net out MWh bought and resold in the same hour where resale pays the purchase price.
 
-    When ``psi * max(pi, 0) == pi`` (no resale fee and ``pi >= 0``, or ``pi == 0``), buying a
-    MWh and reselling one in the same hour is a wash the LP may pick at random; removing the
+    When what an unused block MWh earns equals ``pi`` (resale without fee at ``pi >= 0``,
+    settlement without fee at ``pi < 0``, or ``pi == 0``), buying a MWh and reselling one in the same hour is a wash the LP may pick at random; removing the
     pair changes neither the load nor the margin, and keeps grid and resale MWh honest
     (docs/model.md §5.7).
 
@@ -184,7 +209,8 @@ def net_wash_trades(d: LpData, lp: Lp, x: np.ndarray) -> np.ndarray:
         A copy of ``x`` with ``g`` and ``q`` reduced by ``min(g, q)`` in those hours.
     """
     pi = d.price_usd_per_mwh
-    wash = (pi >= 0) & (d.resale_factor[:, None] * pi == pi)
+    credit = d.resale_factor[:, None] * np.maximum(pi, 0.0) - d.settlement_usd_per_mwh
+    wash = credit == pi
     if not wash.any():
         return x
     x = x.copy()

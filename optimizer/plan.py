@@ -33,7 +33,7 @@ import pandas as pd
 
 from models import Scenario
 from optimizer.accounting import (
-    accounting,
+    accounting_by_site,
     check_accounting,
     economic,
     gpu_revenue_usd,
@@ -293,7 +293,8 @@ def make_plan(
     """Read a solved LP back into a :class:`Plan` (checks the accounting identity)."""
     timings = timings if timings is not None else Timings()
     sol.x = net_wash_trades(d, lp, sol.x)
-    parts = accounting(d, lp, sol.x)
+    site_parts = accounting_by_site(d, lp, sol.x)
+    parts = {k: float(v.sum()) for k, v in site_parts.items()}
     margin = check_accounting(parts, -sol.objective)
     arrays = site_hour_arrays(d, lp, sol)
     lease_duals, site_duals, month_duals = duals_of(d, lp, sol)
@@ -302,6 +303,7 @@ def make_plan(
         lp,
         sol,
         parts,
+        site_parts,
         margin,
         arrays,
         lease_duals,

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from models.finance import capital_recovery_factor
 from optimizer.accounting import COST_KEYS, REVENUE_KEYS, economic, installed_servers
 from optimizer.lp.backends import Solution
 from optimizer.lp.data import LpData
@@ -26,12 +27,33 @@ CURTAILED_MW_TOL = 1e-3
 
 @dataclass(frozen=True)
 class SiteSummary:
-    """One site: MW converted, energy by use, curtailment, and the value of its halls.
+    """One site: its P&L, MW converted, energy by use, curtailment, and the value of its halls.
 
+    Money streams as in :class:`PlanSummary` [USD]; ``margin_usd`` is their signed sum and the
+    sites add up to the plan's totals. ``conversion_usd_per_it_mw``: ``conversion_usd_per_mw``
+    (per MW of hall, cooling included) times the hall MW one MW of GPU IT load needs in its
+    worst hour (``max Eg / Eg_it`` over the site's GPU classes) [USD per IT MW];
+    ``conversion_capex_usd`` = converted MW x ``conversion_usd_per_mw``.
     ``*_value_usd_per_mw`` are the duals of the mining hall, HPC hall and conversion bound with
     the economic sign (value of one more MW over the horizon) or ``None`` without duals.
     """
 
+    margin_usd: float
+    revenue_mining_usd: float
+    revenue_hosting_usd: float
+    revenue_hpc_usd: float
+    pass_through_usd: float
+    resale_credit_usd: float
+    energy_cost_usd: float
+    ppa_cost_usd: float
+    ppa_settlement_usd: float
+    peak_charge_usd: float
+    conversion_cost_usd: float
+    gpu_capex_usd: float
+    sla_penalty_usd: float
+    shortfall_usd: float
+    conversion_usd_per_it_mw: float | None
+    conversion_capex_usd: float
     converted_mw: float
     mining_mwh: float
     hpc_mwh: float
@@ -56,12 +78,16 @@ class PlanSummary:
     """Totals of a plan.
 
     Money: ``margin_usd`` = ``revenue_mining_usd`` (own ASICs, BTC after pool fee) +
-    ``revenue_hosting_usd`` (client ASICs) + ``revenue_hpc_usd`` (GPU rent, cloud sales and
-    pass-through, less pass-through of firm energy not served) + ``resale_credit_usd`` -
-    ``energy_cost_usd`` (spot purchases; negative when the grid pays) - ``ppa_cost_usd``
-    (take-or-pay block) - ``peak_charge_usd`` - ``conversion_cost_usd`` - ``gpu_capex_usd`` -
-    ``sla_penalty_usd`` - ``shortfall_usd`` (monthly minimum take), checked against the LP
-    objective (``objective_usd``). Energy: ``mining_mwh`` counts every ASIC, own and hosted
+    ``revenue_hosting_usd`` (client ASICs) + ``revenue_hpc_usd`` (GPU rent and cloud sales) +
+    ``pass_through_usd`` (tenants' energy reimbursement of the firm and interruptible energy
+    served) + ``resale_credit_usd`` - ``energy_cost_usd`` (spot purchases; negative when the
+    grid pays) - ``ppa_cost_usd`` (take-or-pay block) - ``ppa_settlement_usd`` (unused block
+    settled at a negative spot price) - ``peak_charge_usd`` - ``conversion_cost_usd`` -
+    ``gpu_capex_usd`` (both annuities at ``discount_rate``) - ``sla_penalty_usd`` -
+    ``shortfall_usd`` (monthly minimum take), checked against the LP objective
+    (``objective_usd``). Capital: ``capex_usd`` is the capex the plan commits (converted MW x
+    ``conversion_usd_per_mw`` + installed owned servers x price), equal to the net present value
+    at ``discount_rate`` of ``capex_annuity_usd_per_year`` over each asset's life. Energy: ``mining_mwh`` counts every ASIC, own and hosted
     (``hosting_mwh`` is the hosted part); ``hpc_mwh`` firm served + interruptible.
     ``hours_curtailed``: hours in which some mining MW the halls could run is off, by order or
     by choice; ``hours_curtailment_orders``: hours with an order at any site. Duals are
@@ -77,15 +103,20 @@ class PlanSummary:
     revenue_mining_usd: float
     revenue_hosting_usd: float
     revenue_hpc_usd: float
+    pass_through_usd: float
     resale_credit_usd: float
     energy_cost_usd: float
     ppa_cost_usd: float
+    ppa_settlement_usd: float
     peak_charge_usd: float
     conversion_cost_usd: float
     gpu_capex_usd: float
     sla_penalty_usd: float
     shortfall_usd: float
     revenue_total_usd: float
+    discount_rate: float
+    capex_usd: float
+    capex_annuity_usd_per_year: float
     cost_total_usd: float
     hpc_mw_converted: float
     gpu_servers_firm: float
@@ -160,6 +191,7 @@ def summarize(
     lp: Lp,
     sol: Solution,
     parts: dict[str, float],
+    site_parts: dict[str, np.ndarray],
     margin: float,
     arrays: dict[str, np.ndarray],
     lease_duals: pd.DataFrame,
@@ -184,8 +216,30 @@ def summarize(
     def mean(a: np.ndarray) -> float:
         return float(a.sum(axis=0).mean()) if a.size else 0.0
 
+    conversion_capex = d.conversion_usd_per_mw * y
+    server_capex = d.gpu_capex_usd_per_server * n
+    crf_hall = np.array(
+        [capital_recovery_factor(d.discount_rate, n_y) for n_y in d.conversion_life_years]
+    )
+    crf_server = np.array(
+        [capital_recovery_factor(d.discount_rate, n_y) for n_y in d.gpu_life_years]
+    )
+    annuity_total = float(conversion_capex @ crf_hall + server_capex @ crf_server)
+    site_margin = sum(site_parts[k] for k in REVENUE_KEYS) - sum(site_parts[k] for k in COST_KEYS)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hall_per_it = np.where(
+            d.gpu_it_mw[:, None] > 0, d.gpu_energy_mwh / d.gpu_it_mw[:, None], np.nan
+        )
     sites = {
         name: SiteSummary(
+            margin_usd=float(site_margin[s]),
+            **{k: float(site_parts[k][s]) for k in (*REVENUE_KEYS, *COST_KEYS)},
+            conversion_usd_per_it_mw=json_number(
+                d.conversion_usd_per_mw[s] * np.nanmax(hall_per_it[d.gpu_site == s])
+                if (d.gpu_site == s).any() and np.isfinite(hall_per_it[d.gpu_site == s]).any()
+                else np.nan
+            ),
+            conversion_capex_usd=float(conversion_capex[s]),
             converted_mw=float(y[s]),
             mining_mwh=float(arrays["mining_mw"][s].sum()),
             hpc_mwh=float(hpc[s].sum()),
@@ -219,6 +273,9 @@ def summarize(
         **parts,
         revenue_total_usd=sum(parts[k] for k in REVENUE_KEYS),
         cost_total_usd=sum(parts[k] for k in COST_KEYS),
+        discount_rate=d.discount_rate,
+        capex_usd=float(conversion_capex.sum() + server_capex.sum()),
+        capex_annuity_usd_per_year=annuity_total,
         hpc_mw_converted=float(y.sum()),
         gpu_servers_firm=float(f.sum()),
         gpu_servers_installed=float(n.sum()),

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from models import Scenario
+from models.finance import annuity_usd_per_hour
 from optimizer.score import Scores
 
 # --------------------------------------------------------------------------- parameters
@@ -39,14 +40,27 @@ class LpData:
         ``R[c,t]`` [USD] and ``E[c,t]`` [MWh] of the whole class running.
     gpu_site : int64[K]
     gpu_revenue_usd, gpu_energy_mwh : float64[K, T]
-        ``Rf = Rv`` [USD] and ``Eg`` [MWh] of one server (pass-through energy included).
+        ``Rf = Rv = Rr + pt Eg`` [USD] and ``Eg`` [MWh] of one server: rent or cloud sales plus
+        the pass-through reimbursement of its energy.
+    gpu_rent_usd : float64[K, T]
+        ``Rr``: rent or cloud sales of one server, pass-through excluded [USD].
+    gpu_pass_through_usd_per_mwh : float64[K, T]
+        ``pt[k,t]``: price the tenant reimburses per MWh (spot, PPA or fixed, plus the peak
+        adder where passed through); 0 without pass-through [USD/MWh].
+    gpu_sla_penalty_usd_per_mwh : float64[K]
+        ``rho[k]``: SLA penalty of the class's lease (largest where it serves several).
+    gpu_may_shed : bool[K]
+        Firm classes whose leases all allow shortfall (``K_sh``).
     gpu_it_mw : float64[K]
         IT load of one server counted against leases, ``Eg_it`` [MW].
     gpu_max_servers : float64[K]
         ``G[k]`` [servers].
     gpu_firm, gpu_interruptible, gpu_pass_through : bool[K]
+    gpu_capex_usd_per_server : float64[K]
+        Purchase price of one owned server [USD].
+    gpu_life_years : float64[K]
     gpu_capex_usd_per_hour : float64[K]
-        ``cn[k]``: hourly capex of one installed server [USD/h].
+        ``cn[k] = capex CRF(r, life) / 8760``: annuity of one installed server [USD/h].
     price_usd_per_mwh : float64[S, T]
         ``pi[s,t]``.
     import_cap_mw : float64[S, T]
@@ -55,18 +69,21 @@ class LpData:
         Hours with a curtailment order.
     interconnect_mw, mining_hall_mw, convertible_mw, existing_hpc_mw : float64[S]
         [MW]; ``M[s]``, ``Y[s]``.
+    conversion_usd_per_mw, conversion_life_years : float64[S]
+        Conversion capex per MW of hall [USD/MW] and its life [years].
     conversion_usd_per_mw_hour : float64[S]
-        ``cy[s]`` [USD per MW-hour].
+        ``cy[s] = capex CRF(r, life) / 8760`` [USD per MW-hour].
+    discount_rate : float
+        ``r`` [1/year].
     peak_adder_usd_per_mwh : float64[S, T]
         ``kappa[s,t]``.
     ppa_block_mw : float64[S, T]
         ``B[s,t]`` [MW = MWh per hour].
     ppa_price_usd_per_mwh, resale_factor : float64[S]
         ``p_ppa[s]`` and ``psi[s]``.
-    sla_penalty_usd_per_mwh : float64[S]
-        ``rho`` per site: largest SLA penalty of the site's leases.
-    allow_shortfall : bool[S]
-        False where any lease of the site forbids firm shortfall (or the site has no firm class).
+    settlement_usd_per_mwh : float64[S, T]
+        ``sigma[s,t]``: paid per MWh of PPA block not used in a negative-price hour under
+        ``negative_prices = "settle"`` (``-pi (1 + resale_fee)``), else 0 [USD/MWh].
     ramp_mw_per_hour : float64[S]
         ``ramp[s]`` [MW/h]; NaN: no limit.
     month_of_hour : int64[T]
@@ -80,6 +97,7 @@ class LpData:
         Firm IT bounds [MW] (max may be inf).
     lease_members : tuple[numpy.ndarray, ...]
         GPU classes of each lease.
+    lease_allow_shortfall : bool[L]
     usd_per_th_hour : float64[T]
         Mining revenue per TH/s-hour (for reports).
     hashprice_usd_per_ph_day : float64[T]
@@ -102,7 +120,13 @@ class LpData:
     gpu_firm: np.ndarray
     gpu_interruptible: np.ndarray
     gpu_pass_through: np.ndarray
+    gpu_capex_usd_per_server: np.ndarray
+    gpu_life_years: np.ndarray
     gpu_capex_usd_per_hour: np.ndarray
+    gpu_rent_usd: np.ndarray
+    gpu_pass_through_usd_per_mwh: np.ndarray
+    gpu_sla_penalty_usd_per_mwh: np.ndarray
+    gpu_may_shed: np.ndarray
     price_usd_per_mwh: np.ndarray
     import_cap_mw: np.ndarray
     curtailed: np.ndarray
@@ -110,13 +134,15 @@ class LpData:
     mining_hall_mw: np.ndarray
     convertible_mw: np.ndarray
     existing_hpc_mw: np.ndarray
+    conversion_usd_per_mw: np.ndarray
+    conversion_life_years: np.ndarray
     conversion_usd_per_mw_hour: np.ndarray
+    discount_rate: float
     peak_adder_usd_per_mwh: np.ndarray
     ppa_block_mw: np.ndarray
     ppa_price_usd_per_mwh: np.ndarray
     resale_factor: np.ndarray
-    sla_penalty_usd_per_mwh: np.ndarray
-    allow_shortfall: np.ndarray
+    settlement_usd_per_mwh: np.ndarray
     ramp_mw_per_hour: np.ndarray
     month_of_hour: np.ndarray
     min_take_mwh: np.ndarray
@@ -126,6 +152,7 @@ class LpData:
     lease_min_mw: np.ndarray
     lease_max_mw: np.ndarray
     lease_members: tuple[np.ndarray, ...]
+    lease_allow_shortfall: np.ndarray
     usd_per_th_hour: np.ndarray
     hashprice_usd_per_ph_day: np.ndarray
 
@@ -180,16 +207,36 @@ def lp_data(scenario: Scenario, scores: Scores) -> LpData:
     sites = s.sites
     gpus = s.gpus
     leases = s.leases
+    K = len(gpus)
+    r = s.finance.discount_rate
+    price = s.site_matrix("price_usd_per_mwh")
+    peak = s.site_matrix("peak_adder")
     ppa_price = np.zeros(S)
     psi = np.zeros(S)
+    settle = np.zeros((S, T))
     for p in s.ppas:
         ppa_price[p.site] = p.price_usd_per_mwh
         psi[p.site] = p.resale_factor
-    rho = np.zeros(S)
-    allow = np.ones(S, dtype=bool)
+        if p.negative_prices == "settle":
+            settle[p.site] = np.maximum(-price[p.site], 0.0) * (1.0 + p.resale_fee)
+    rho = np.zeros(K)
+    may_shed = np.array([g.firm for g in gpus], dtype=bool)
     for lease in leases:
-        rho[lease.site] = max(rho[lease.site], lease.sla_penalty_usd_per_mwh)
-        allow[lease.site] &= lease.allow_shortfall
+        for k in lease.gpu_classes:
+            rho[k] = max(rho[k], lease.sla_penalty_usd_per_mwh)
+            may_shed[k] &= lease.allow_shortfall
+    Eg = np.asarray(scores.gpu_energy_mwh, dtype=float).reshape(-1, T)
+    pt = np.zeros((K, T))
+    spot_pt = np.zeros((K, T))  # what the kernel's revenue holds: spot x energy
+    for k, g in enumerate(gpus):
+        if not g.power_pass_through:
+            continue
+        spot_pt[k] = price[g.site]
+        base = g.pass_through_price
+        pt[k] = price[g.site] if base == "spot" else ppa_price[g.site] if base == "ppa" else base
+        if g.pass_through_peak:
+            pt[k] = pt[k] + peak[g.site]
+    rent = np.asarray(scores.gpu_revenue_usd, dtype=float).reshape(-1, T) - spot_pt * Eg
     mu, in_horizon, in_month = month_hours(s.index)
     min_take = np.array([site.min_take_mwh_per_month for site in sites])[:, None] * (
         in_horizon / in_month
@@ -206,30 +253,45 @@ def lp_data(scenario: Scenario, scores: Scores) -> LpData:
         energy_mwh=np.asarray(scores.asic_energy_mwh, dtype=float).reshape(-1, T),
         gpu_names=tuple(g.name for g in gpus),
         gpu_site=np.array([g.site for g in gpus], dtype=np.int64),
-        gpu_revenue_usd=np.asarray(scores.gpu_revenue_usd, dtype=float).reshape(-1, T),
-        gpu_energy_mwh=np.asarray(scores.gpu_energy_mwh, dtype=float).reshape(-1, T),
+        gpu_revenue_usd=rent + pt * Eg,
+        gpu_energy_mwh=Eg,
         gpu_it_mw=np.array([g.it_kw / 1000.0 for g in gpus], dtype=float),
         gpu_max_servers=np.array([g.max_servers for g in gpus], dtype=float),
         gpu_firm=np.array([g.firm for g in gpus], dtype=bool),
         gpu_interruptible=np.array([g.interruptible for g in gpus], dtype=bool),
         gpu_pass_through=np.array([g.power_pass_through for g in gpus], dtype=bool),
-        gpu_capex_usd_per_hour=np.array([g.capex_usd_per_server_hour for g in gpus], dtype=float),
-        price_usd_per_mwh=s.site_matrix("price_usd_per_mwh"),
+        gpu_capex_usd_per_server=np.array([g.capex_usd_per_server for g in gpus], dtype=float),
+        gpu_life_years=np.array([g.life_years for g in gpus], dtype=float),
+        gpu_capex_usd_per_hour=np.array(
+            [annuity_usd_per_hour(g.capex_usd_per_server, r, g.life_years) for g in gpus],
+            dtype=float,
+        ),
+        gpu_rent_usd=rent,
+        gpu_pass_through_usd_per_mwh=pt,
+        gpu_sla_penalty_usd_per_mwh=rho,
+        gpu_may_shed=may_shed,
+        price_usd_per_mwh=price,
         import_cap_mw=s.site_matrix("import_cap_mw"),
         curtailed=curtail > 0,
         interconnect_mw=np.array([x.interconnect_mw for x in sites], dtype=float),
         mining_hall_mw=np.array([x.mining_hall_mw for x in sites], dtype=float),
         convertible_mw=np.array([x.convertible_mw for x in sites], dtype=float),
         existing_hpc_mw=np.array([x.existing_hpc_mw for x in sites], dtype=float),
+        conversion_usd_per_mw=np.array([x.conversion_usd_per_mw for x in sites], dtype=float),
+        conversion_life_years=np.array([x.conversion_life_years for x in sites], dtype=float),
         conversion_usd_per_mw_hour=np.array(
-            [x.conversion_usd_per_mw_hour for x in sites], dtype=float
+            [
+                annuity_usd_per_hour(x.conversion_usd_per_mw, r, x.conversion_life_years)
+                for x in sites
+            ],
+            dtype=float,
         ),
-        peak_adder_usd_per_mwh=s.site_matrix("peak_adder"),
+        discount_rate=r,
+        peak_adder_usd_per_mwh=peak,
         ppa_block_mw=s.ppa_block_mw(),
         ppa_price_usd_per_mwh=ppa_price,
         resale_factor=psi,
-        sla_penalty_usd_per_mwh=rho,
-        allow_shortfall=allow,
+        settlement_usd_per_mwh=settle,
         ramp_mw_per_hour=np.array(
             [np.nan if x.ramp_mw_per_hour is None else x.ramp_mw_per_hour for x in sites],
             dtype=float,
@@ -242,6 +304,7 @@ def lp_data(scenario: Scenario, scores: Scores) -> LpData:
         lease_min_mw=np.array([x.min_mw for x in leases], dtype=float),
         lease_max_mw=np.array([x.max_mw for x in leases], dtype=float),
         lease_members=tuple(np.array(x.gpu_classes, dtype=np.int64) for x in leases),
+        lease_allow_shortfall=np.array([x.allow_shortfall for x in leases], dtype=bool),
         usd_per_th_hour=np.asarray(scores.usd_per_th_hour, dtype=float),
         hashprice_usd_per_ph_day=np.asarray(scores.hashprice_usd_per_ph_day, dtype=float),
     )

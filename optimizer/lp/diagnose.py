@@ -99,15 +99,20 @@ def check_lease_vs_halls(d: LpData) -> str | None:
     return None
 
 
-def _sheddable(d: LpData) -> np.ndarray:
-    """Site-hours where firm load may go unserved (row 9): curtailment order and shortfall allowed."""
-    return d.curtailed & d.allow_shortfall[:, None]
+def _firm_floor(d: LpData) -> np.ndarray:
+    """Firm wall load that can't be shed, ``[S, T]`` [MW] (§5.4.12): every lease minimum in
+    hours without an order, the minimums of leases that forbid shortfall in hours with one."""
+    per_lease, _ = firm_need_mw(d)
+    shed = d.curtailed[d.lease_site] & d.lease_allow_shortfall[:, None]
+    floor = np.zeros((d.n_sites, d.hours))
+    np.add.at(floor, d.lease_site, per_lease * ~shed)
+    return floor
 
 
 def check_lease_vs_import(d: LpData) -> str | None:
     """Lease minimums above the import limit in hours where firm load can't be shed (rows 2, 9)."""
-    per_lease, need = firm_need_mw(d)
-    firm = need * ~_sheddable(d)
+    per_lease, _ = firm_need_mw(d)
+    firm = _firm_floor(d)
     for s in range(d.n_sites):
         bad = np.flatnonzero(firm[s] > d.import_cap_mw[s] + TOL)
         if len(bad) == 0:
@@ -144,8 +149,8 @@ def check_ramp(d: LpData) -> str | None:
     ramp limit, hour t can carry at most ``min_j Cap[j] + ramp |t - j|``; a floor above that
     is infeasible.
     """
-    per_lease, need = firm_need_mw(d)
-    floor = need * ~_sheddable(d)
+    per_lease, _ = firm_need_mw(d)
+    floor = _firm_floor(d)
     for s in np.flatnonzero(np.isfinite(d.ramp_mw_per_hour)):
         ramp = d.ramp_mw_per_hour[s]
         reach = _reach(d.import_cap_mw[s], ramp)
@@ -167,7 +172,7 @@ def check_ramp(d: LpData) -> str | None:
 def check_uptime(d: LpData) -> str | None:
     """Hosted uptime (row 6) above what the import limits and mining halls allow."""
     _, need = firm_need_mw(d)
-    floor = need * ~_sheddable(d)
+    floor = _firm_floor(d)
     y_min = np.maximum(need.max(axis=1, initial=0.0) - d.existing_hpc_mw, 0.0)
     T = d.hours
     for c in np.flatnonzero(d.class_hosted & (d.class_uptime > 0)):
@@ -176,7 +181,8 @@ def check_uptime(d: LpData) -> str | None:
         room_import = np.maximum(d.import_cap_mw[s] - floor[s], 0.0)
         room_hall = max(d.mining_hall_mw[s] - y_min[s], 0.0)
         with np.errstate(divide="ignore", invalid="ignore"):
-            most = np.where(e > 0, np.minimum(1.0, np.minimum(room_import, room_hall) / e), 1.0)
+            # a tripped hour (E = 0) is no uptime (§5.4.9)
+            most = np.where(e > 0, np.minimum(1.0, np.minimum(room_import, room_hall) / e), 0.0)
         need_h = d.class_uptime[c] * T
         if most.sum() + TOL < need_h:
             short = np.flatnonzero(most < 1.0 - TOL)

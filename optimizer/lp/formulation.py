@@ -13,15 +13,16 @@ limit (row 2) is a one-entry row whose dual is the value of import capacity; and
 shortfall ``w`` is kept per firm GPU class (``w[s,t] = sum_k w[k,t]``) so that firm energy that
 is not served also forgoes its pass-through reimbursement (``pi`` per MWh for classes with
 ``power_pass_through``), otherwise shedding a pass-through tenant in a price spike would keep
-the reimbursement of energy never delivered.
+the reimbursement of energy never delivered; each class's shortfall costs its own lease's SLA
+penalty.
 
 Conventions
 -----------
 - Energy is MWh per hour (= MW); money USD; ``T`` hours, ``S`` sites, ``C`` ASIC classes,
   ``K`` GPU classes, ``L`` leases, ``Mu`` months.
-- Firm shortfall is allowed only in hours with a curtailment order (row 9, "only under
-  curtailment"), only at sites whose leases all allow it, priced at the largest SLA penalty of
-  the site's leases.
+- Firm shortfall is allowed only in hours with a curtailment order, only for classes whose
+  leases allow it, and at most by the gap between the site's firm load and the curtailed
+  import cap (:func:`add_firm_shortfall`), priced at each lease's own SLA penalty.
 - The monthly minimum take of a month only partly inside the horizon is scaled pro rata by
   its hours: ``Min[s,mu] = min_take_mwh_per_month * hours_of_mu_in_horizon / hours_of_mu``.
 """
@@ -67,7 +68,7 @@ def add_variables(b: LpBuilder, d: LpData) -> dict[str, np.ndarray]:
     b.add_vars("y", (S,), 0.0, INF)
     b.add_vars("g", (S, T), 0.0, INF)
     b.add_vars("q", (S, T), 0.0, d.ppa_block_mw)
-    gpu_w = np.flatnonzero(d.gpu_firm & d.allow_shortfall[d.gpu_site])
+    gpu_w = np.flatnonzero(d.gpu_may_shed)
     b.add_vars("w", (len(gpu_w), T), 0.0, INF)
     b.add_vars("z", (S, d.n_months), 0.0, INF)
     b.add_vars("L", (S, T), 0.0, INF)
@@ -77,10 +78,11 @@ def add_variables(b: LpBuilder, d: LpData) -> dict[str, np.ndarray]:
 def set_objective(b: LpBuilder, d: LpData, gpu_v: np.ndarray, gpu_w: np.ndarray) -> None:
     """Objective (docs/model.md §5.3), as the minimization of minus the margin [USD].
 
-    ``-[sum R u + sum Rf f + sum Rv v - sum cn n T - sum (pi g - psi max(pi,0) q + p_ppa B)
-    - sum cy y T - rho sum w - p_short sum z]``; the coincident-peak term ``kappa L`` is added
-    by :func:`add_peak_adders`. The take-or-pay PPA cost ``sum p_ppa B`` is a constant offset.
-    Unserved firm energy of a pass-through class also forgoes ``pi`` per MWh (module note).
+    ``-[sum R u + sum Rf f + sum Rv v - sum cn n T - sum (pi g - psi max(pi,0) q + sigma q
+    + p_ppa B) - sum cy y T - sum (rho[k] + pt[k,t]) w - p_short sum z]``; the coincident-peak
+    term ``kappa L`` is added by :func:`add_peak_adders`. The take-or-pay PPA cost
+    ``sum p_ppa B`` is a constant offset. Unserved firm energy of a pass-through class also
+    forgoes its reimbursement ``pt`` per MWh (module note).
     """
     T = d.hours
     pi = d.price_usd_per_mwh
@@ -90,11 +92,12 @@ def set_objective(b: LpBuilder, d: LpData, gpu_v: np.ndarray, gpu_w: np.ndarray)
     b.add_cost(b.cols["v"], -d.gpu_revenue_usd[gpu_v])
     b.add_cost(b.cols["y"], d.conversion_usd_per_mw_hour * T)
     b.add_cost(b.cols["g"], pi)
-    b.add_cost(b.cols["q"], -d.resale_factor[:, None] * np.maximum(pi, 0.0))
-    site_w = d.gpu_site[gpu_w]
+    b.add_cost(
+        b.cols["q"], -d.resale_factor[:, None] * np.maximum(pi, 0.0) + d.settlement_usd_per_mwh
+    )
     b.add_cost(
         b.cols["w"],
-        d.sla_penalty_usd_per_mwh[site_w, None] + d.gpu_pass_through[gpu_w, None] * pi[site_w],
+        d.gpu_sla_penalty_usd_per_mwh[gpu_w, None] + d.gpu_pass_through_usd_per_mwh[gpu_w],
     )
     b.add_cost(b.cols["z"], d.shortfall_usd_per_mwh[:, None])
     b.offset += float((d.ppa_price_usd_per_mwh[:, None] * d.ppa_block_mw).sum())
@@ -212,13 +215,18 @@ def add_lease_limits(b: LpBuilder, d: LpData) -> Block:
 
 
 def add_hosted_uptime(b: LpBuilder, d: LpData) -> tuple[Block, np.ndarray]:
-    """Hosted uptime (docs/model.md §5.4.9): ``sum_t u[c,t] >= U[c] * T`` for hosted classes with ``U > 0``."""
+    """Hosted uptime (docs/model.md §5.4.9): ``sum_{t: E[c,t] > 0} u[c,t] >= U[c] * T``.
+
+    For hosted classes with ``U > 0``; hours in which the class is tripped on heat (``E = 0``,
+    it draws and hashes nothing) do not count as uptime.
+    """
     T = d.hours
     hosted = np.flatnonzero(d.class_hosted & (d.class_uptime > 0))
     u = b.cols["u"].ids()
     rows = np.repeat(np.arange(len(hosted))[:, None], T, 1)
+    hashes = (d.energy_mwh[hosted] > 0).astype(float)
     block = b.add_rows(
-        "uptime", (len(hosted),), [(rows, u[hosted], 1.0)], d.class_uptime[hosted] * T, INF
+        "uptime", (len(hosted),), [(rows, u[hosted], hashes)], d.class_uptime[hosted] * T, INF
     )
     return block, hosted
 
@@ -253,20 +261,102 @@ def add_ramp_limits(b: LpBuilder, d: LpData) -> tuple[Block, np.ndarray]:
     return block, sites
 
 
-def add_firm_shortfall(b: LpBuilder, d: LpData, gpu_w: np.ndarray) -> Block:
-    """Firm HPC shortfall (docs/model.md §5.4.12) only under curtailment: ``w[k,t] <= Eg[k,t] f[k]``.
+def firm_load_range_mw(d: LpData) -> tuple[np.ndarray, np.ndarray]:
+    """Least and most firm wall load each site can carry in each hour, ``[S, T]`` [MW].
 
-    ``w`` may be positive only in hours with a curtailment order, at sites whose leases allow
-    shortfall (``gpu_w`` lists those firm classes); it is priced at the SLA penalty ``rho``.
+    ``F[s,t] = sum_k Eg[k,t] f[k]`` over the site's firm classes. A lease with IT bounds
+    ``min..max`` draws at least ``min * min_k Eg/Eg_it`` and at most
+    ``min(sum_k Eg G, max * max_k Eg/Eg_it)`` over its classes; site bounds add the leases
+    (the largest minimum where leases share a class) and cap the most at ``sum_k Eg G``.
     """
-    T = d.hours
+    S, T = d.n_sites, d.hours
+    Eg = d.gpu_energy_mwh
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(d.gpu_it_mw[:, None] > 0, Eg / d.gpu_it_mw[:, None], np.inf)
+    lo = np.zeros((S, T))
+    hi = np.zeros((S, T))
+    for i, members in enumerate(d.lease_members):
+        s = d.lease_site[i]
+        least = d.lease_min_mw[i] * ratio[members].min(axis=0) if d.lease_min_mw[i] > 0 else 0.0
+        shared = any(
+            np.intersect1d(members, d.lease_members[j]).size
+            for j in np.flatnonzero(d.lease_site == s)
+            if j != i
+        )
+        lo[s] = np.maximum(lo[s], least) if shared else lo[s] + least
+        most = (Eg[members] * d.gpu_max_servers[members, None]).sum(axis=0)
+        if np.isfinite(d.lease_max_mw[i]):
+            most = np.minimum(most, d.lease_max_mw[i] * ratio[members].max(axis=0))
+        hi[s] += most
+    firm = np.flatnonzero(d.gpu_firm)
+    cap = by_site_sum(Eg[firm] * d.gpu_max_servers[firm, None], d.gpu_site[firm], S)
+    return lo, np.maximum(np.minimum(hi, cap), lo)
+
+
+def by_site_sum(values: np.ndarray, site: np.ndarray, n_sites: int) -> np.ndarray:
+    """Sum rows of ``values [N, T]`` into their sites, ``[S, T]``."""
+    out = np.zeros((n_sites, values.shape[1]))
+    np.add.at(out, site, values)
+    return out
+
+
+def shortfall_secant(d: LpData) -> tuple[np.ndarray, np.ndarray]:
+    """Slope ``a[s,t]`` and intercept ``b[s,t]`` [MW] of the bound ``sum_k w <= a F + b``.
+
+    The firm load that the curtailed cap cannot carry is ``gap(F) = max(0, F - Cap)``, convex
+    in ``F``. Its secant over ``[Fmin, Fmax]`` (:func:`firm_load_range_mw`) is the least linear
+    function that is never below the gap there: it never forbids shedding an order forces, is
+    exact at both ends and everywhere when ``Fmin = Fmax`` (lease min = max) or when the cap is
+    below ``Fmin`` (then ``a = 1``, ``b = -Cap``). Hours without an order: ``a = b = 0``.
+    """
+    lo, hi = firm_load_range_mw(d)
+    cap = d.import_cap_mw
+    g_lo = np.maximum(lo - cap, 0.0)
+    g_hi = np.maximum(hi - cap, 0.0)
+    width = hi - lo
+    wide = width > 1e-9 * np.maximum(hi, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(wide, (g_hi - g_lo) / np.where(wide, width, 1.0), 0.0)
+    b = np.where(wide, g_lo - a * lo, g_hi)
+    return np.where(d.curtailed, a, 0.0), np.where(d.curtailed, b, 0.0)
+
+
+def add_firm_shortfall(b: LpBuilder, d: LpData, gpu_w: np.ndarray) -> np.ndarray:
+    """Firm HPC shortfall (docs/model.md §5.4.12): only what the curtailed cap cannot carry.
+
+    Per class ``w[k,t] <= Eg[k,t] f[k]``; per site and hour
+    ``sum_{k in K_sh(s)} w[k,t] <= a[s,t] sum_{k firm at s} Eg[k,t] f[k] + b[s,t]``
+    (:func:`shortfall_secant`), so firm load is unserved only where the order leaves less
+    import than the firm load needs with all mining and interruptible load off, and at most by
+    that gap (exactly where lease min = max). ``w = 0`` in hours without an order or where the
+    cap carries the most firm load. ``K_sh`` (``gpu_w``): firm classes whose leases allow
+    shortfall; each is priced at its own lease's SLA penalty. Returns the sites of the
+    ``shortfall_gap`` rows.
+    """
+    S, T = d.n_sites, d.hours
     W = len(gpu_w)
     w = b.cols["w"]
-    b.set_upper(w, np.where(d.curtailed[d.gpu_site[gpu_w]], INF, 0.0))
+    a, icpt = shortfall_secant(d)
+    b.set_upper(w, np.where(((a > 0) | (icpt > 0))[d.gpu_site[gpu_w]], INF, 0.0))
     rows = np.arange(W * T).reshape(W, T)
     f = np.repeat(b.cols["f"].ids()[gpu_w, None], T, 1)
     terms = [(rows, w.ids(), 1.0), (rows, f, -d.gpu_energy_mwh[gpu_w])]
-    return b.add_rows("shortfall", (W, T), terms, -INF, 0.0)
+    b.add_rows("shortfall", (W, T), terms, -INF, 0.0)
+    # one gap row per hour at each site with sheddable classes (none on f elsewhere)
+    sites = np.unique(d.gpu_site[gpu_w])
+    local = np.full(S, -1, dtype=np.int64)
+    local[sites] = np.arange(len(sites))
+    firm = np.flatnonzero(d.gpu_firm & (local[d.gpu_site] >= 0))
+    gap_terms = [
+        (_site_hour_rows(local[d.gpu_site[gpu_w]], T), w.ids(), 1.0),
+        (
+            _site_hour_rows(local[d.gpu_site[firm]], T),
+            np.repeat(b.cols["f"].ids()[firm, None], T, 1),
+            -a[d.gpu_site[firm]] * d.gpu_energy_mwh[firm],
+        ),
+    ]
+    b.add_rows("shortfall_gap", (len(sites), T), gap_terms, -INF, icpt[sites])
+    return sites
 
 
 def add_peak_adders(b: LpBuilder, d: LpData) -> None:
@@ -303,7 +393,7 @@ def build_lp(d: LpData) -> Lp:
     -------
     Lp
         Blocks ``u n f v y g q w z L`` (columns) and ``load energy_balance import mining_hall
-        hpc_hall servers lease uptime min_take ramp shortfall`` (rows).
+        hpc_hall servers lease uptime min_take ramp shortfall shortfall_gap`` (rows).
     """
     b = LpBuilder()
     idx = add_variables(b, d)

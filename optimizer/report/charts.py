@@ -86,7 +86,8 @@ def allocation_chart(plan: Plan, path: str | Path) -> Path:
         ax.set_ylabel("MW" + (" (daily mean)" if daily else ""))
         ax.set_title(
             f"{site}: converted {plan.converted_mw[site]:,.1f} MW to HPC, "
-            f"margin \\${plan.summary.margin_usd / 1e6:,.2f}M over {plan.data.hours:,} h",
+            f"site margin \\${plan.summary.sites[site].margin_usd / 1e6:,.2f}M over "
+            f"{plan.data.hours:,} h",
             fontsize=10,
             loc="left",
         )

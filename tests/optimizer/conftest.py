@@ -141,6 +141,13 @@ def assert_accounting(result: Plan, rtol: float = 1e-9) -> None:
     scale = max(1.0, sum(abs(v) for v in money.values()))
     assert s.margin_usd == pytest.approx(parts, rel=0, abs=rtol * scale)
     assert s.margin_usd == pytest.approx(result.objective_usd, rel=0, abs=1e-7 * scale)
+    # site by site: each site's margin is its own streams, and the sites add up to the totals
+    for site in s.sites.values():
+        own = sum(getattr(site, k) for k in REVENUE_KEYS) - sum(getattr(site, k) for k in COST_KEYS)
+        assert site.margin_usd == pytest.approx(own, rel=0, abs=rtol * scale)
+    for k in ("margin_usd", *REVENUE_KEYS, *COST_KEYS):
+        total = sum(getattr(site, k) for site in s.sites.values())
+        assert total == pytest.approx(getattr(s, k), rel=0, abs=rtol * scale)
     lp, x = result.lp, result.solution.x
     assert -(lp.cost @ x + lp.offset) == pytest.approx(s.margin_usd, rel=0, abs=rtol * scale)
     a = result.arrays

@@ -178,6 +178,7 @@ def test_negative_price_pays_the_site_to_draw_and_resale_earns_nothing(tiny, bac
                 "price_usd_per_mwh": 40.0,
                 "resale": True,
                 "resale_fee": 0.1,
+                "negative_prices": "spill",  # free spill; "settle": tests/optimizer/test_economics.py
             }
         ],
     )
@@ -348,9 +349,10 @@ def test_curtailment_below_the_firm_lease_forces_sla_shortfall(tiny, backend, pa
     assert hourly(plan, "hpc_firm_mw") == pytest.approx([2.0, 1.0, 2.0], abs=1e-9)
     assert s.sla_penalty_usd == pytest.approx(300.0, rel=1e-9)
     rent = 3 * 200 * 1.0
-    # pass-through: the tenant pays spot for the 5 MWh served (30 USD each)
+    # pass-through: the tenant pays spot for the 5 MWh served (30 USD each), its own line
     hpc = rent + (30.0 * 5 if pass_through else 0.0)
-    assert s.revenue_hpc_usd == pytest.approx(hpc, rel=1e-9)
+    assert s.revenue_hpc_usd == pytest.approx(rent, rel=1e-9)
+    assert s.pass_through_usd == pytest.approx(hpc - rent, abs=1e-9)
     assert s.energy_cost_usd == pytest.approx(30.0 * 5, rel=1e-9)
     assert s.margin_usd == pytest.approx(hpc - 150.0 - 300.0, rel=1e-9)  # 150 or 300
     # one more MW of import in hour 1 avoids 1 MWh of shortfall: penalty (+ the pass-through

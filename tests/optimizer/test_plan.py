@@ -105,6 +105,8 @@ def small_scenarios(draw, tiny):
         tiny.colocation_gpu(
             max_servers=draw(st.integers(0, 150)),
             power_pass_through=draw(st.booleans()),
+            pass_through_price=draw(st.sampled_from(["spot", "ppa", 45.0])),
+            pass_through_peak=draw(st.booleans()),
         ),
         tiny.cloud_gpu(
             max_servers=draw(st.integers(0, 100)),
@@ -128,13 +130,16 @@ def small_scenarios(draw, tiny):
                 "price_usd_per_mwh": 35.0,
                 "resale": draw(st.booleans()),
                 "resale_fee": draw(st.sampled_from([0.0, 0.05])),
+                "negative_prices": draw(st.sampled_from(["settle", "spill"])),
             }
         )
+    if not ppas and gpus[0]["pass_through_price"] == "ppa":
+        gpus[0]["pass_through_price"] = "spot"
     hosting = []
     if draw(st.booleans()):
         hosting.append({"name": "client", **HOSTED, "uptime": draw(st.sampled_from([0.25, 0.5]))})
     if gpus[0]["max_servers"] * 0.01 < 0.3:
-        leases = []  # a lease needs the servers to reach its minimum
+        leases[0]["min_mw"] = 0.0  # a minimum needs the servers; a firm class needs a lease
     return tiny.doc(
         hours=hours,
         sites=[site],
@@ -143,6 +148,7 @@ def small_scenarios(draw, tiny):
         leases=leases or None,
         ppas=ppas or None,
         hosting=hosting or None,
+        finance={"discount_rate": draw(st.sampled_from([0.0, 0.1]))},
     )
 
 
@@ -323,6 +329,7 @@ def test_plan_frames(tiny):
     document = tiny.doc(
         sites=[tiny.site(existing_hpc_mw=5.0)],
         gpus=[tiny.colocation_gpu(max_servers=100), tiny.cloud_gpu(max_servers=50)],
+        leases=[{"name": "tenant", "site": tiny.SITE, "gpus": ["tenant"]}],
     )
     plan = tiny.plan(document)
     T = 3
@@ -462,6 +469,7 @@ def test_cli_plans_the_built_in_example(tmp_path, tiny):
             "revenue_mining_usd",
             "revenue_hosting_usd",
             "revenue_hpc_usd",
+            "pass_through_usd",
             "resale_credit_usd",
         )
     )
@@ -470,6 +478,7 @@ def test_cli_plans_the_built_in_example(tmp_path, tiny):
         for k in (
             "energy_cost_usd",
             "ppa_cost_usd",
+            "ppa_settlement_usd",
             "peak_charge_usd",
             "conversion_cost_usd",
             "gpu_capex_usd",
@@ -479,11 +488,21 @@ def test_cli_plans_the_built_in_example(tmp_path, tiny):
     )
     assert summary["margin_usd"] == pytest.approx(parts, rel=1e-9)
     assert summary["margin_usd"] == pytest.approx(summary["objective_usd"], rel=1e-9)
-    # the tenant lease is capped at 40 MW of IT: 40,000 kW / 10.2 kW per server
-    assert summary["firm_it_mw"] == pytest.approx(40.0, rel=1e-9)
-    assert summary["gpu_servers_firm"] == pytest.approx(40000 / 10.2, rel=1e-9)
+    # at the example's 10 % WACC a converted MW costs 9 MUSD x CRF(0.1, 10) / 8760 = 167.2
+    # USD/h, more than the tenant's rent nets: the lease stays at its 10 MW minimum of IT
+    # (10,000 kW / 10.2 kW per server); at 0 % it was at its 40 MW maximum
+    assert summary["discount_rate"] == 0.10
+    assert summary["firm_it_mw"] == pytest.approx(10.0, rel=1e-9)
+    assert summary["gpu_servers_firm"] == pytest.approx(10000 / 10.2, rel=1e-9)
     assert 0 <= summary["hpc_mw_converted"] <= 60.0 + 1e-9
-    assert len(pd.read_csv(tmp_path / "plan.csv")) == 8760
+    assert summary["sites"]["odessa"]["margin_usd"] == pytest.approx(
+        summary["margin_usd"], rel=1e-12
+    )
+    hours = pd.read_csv(tmp_path / "plan.csv")
+    assert len(hours) == 8760
+    # no firm load unserved where the curtailed cap carries the firm load
+    firm = hours["hpc_firm_mw"] + hours["firm_shortfall_mwh"]
+    assert (hours.loc[hours["import_cap_mw"] >= firm, "firm_shortfall_mwh"] <= 1e-9).all()
 
 
 def test_two_sites_plan_as_the_sum_of_each_alone(tiny):

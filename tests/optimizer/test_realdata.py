@@ -70,7 +70,15 @@ def plan_2023(hb_west_2023):
             }
         ],
         "fleet": [{"site": "west", "model": "S21", "count": 20000}],
-        "ppas": [{"site": "west", "block_mw": 60.0, "price_usd_per_mwh": 35.0, "resale": True}],
+        "ppas": [
+            {
+                "site": "west",
+                "block_mw": 60.0,
+                "price_usd_per_mwh": 35.0,
+                "resale": True,
+                "negative_prices": "spill",  # the spill test below
+            }
+        ],
     }
     scenario = build_scenario(doc, source="<hb-west-2023>")
     return plan_scenario(scenario)
