@@ -102,9 +102,15 @@ def number(
 
 
 def integer(
-    table: Mapping[str, Any], key: str, where: Where, *, default: Any = _MISSING, minimum: int = 0
+    table: Mapping[str, Any],
+    key: str,
+    where: Where,
+    *,
+    default: Any = _MISSING,
+    minimum: int = 0,
+    maximum: int | None = None,
 ) -> int:
-    """A whole number >= ``minimum``."""
+    """A whole number >= ``minimum`` (and <= ``maximum``)."""
     if key not in table:
         if default is _MISSING:
             raise where.error(f"missing required field '{key}'")
@@ -116,6 +122,8 @@ def integer(
         raise (where / key).error(f"expected a whole number, got {value!r}")
     if value < minimum:
         raise (where / key).error(f"expected a whole number >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise (where / key).error(f"expected a whole number <= {maximum:,}, got {value:,}")
     return value
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from models import limits
 from models.catalog import (
     ASIC_COOLING,
     COOLING_TYPES,
@@ -23,6 +24,7 @@ from models.catalog import (
     catalog,
     models_of_kind,
 )
+from models.errors import ScenarioError
 from models.fields import Where, boolean, check_keys, integer, number, one_of, text
 from models.series import read_table, resolve_series
 from models.sites import HOURS_PER_YEAR
@@ -241,6 +243,14 @@ def _catalog_entry(
 
 def _derating(row: Mapping[str, Any], where: Where, cooling: str) -> dict[str, float]:
     base = DERATING[cooling]
+    lo, hi = limits.TEMP_C
+    t_ref = number(row, "t_ref_c", where, unit="C", default=base.t_ref_c, minimum=lo, maximum=hi)
+    t_max = number(row, "t_max_c", where, unit="C", default=base.t_max_c, minimum=lo, maximum=hi)
+    if t_max <= t_ref:
+        raise (where / "t_max_c").error(
+            f"trip temperature {t_max:g} C is not above the reference temperature t_ref_c = "
+            f"{t_ref:g} C; expected t_max_c > t_ref_c"
+        )
     return {
         "alpha_per_c": number(
             row,
@@ -254,8 +264,8 @@ def _derating(row: Mapping[str, Any], where: Where, cooling: str) -> dict[str, f
         "beta_per_c": number(
             row, "beta_per_c", where, unit="1/C", default=base.beta_per_c, minimum=0.0, maximum=1.0
         ),
-        "t_ref_c": number(row, "t_ref_c", where, unit="C", default=base.t_ref_c),
-        "t_max_c": number(row, "t_max_c", where, unit="C", default=base.t_max_c),
+        "t_ref_c": t_ref,
+        "t_max_c": t_max,
     }
 
 
@@ -299,7 +309,7 @@ class _FleetBuilder:
     ) -> None:
         site = self._site(text(row, "site", where), where / "site")
         name = text(row, "model", where)
-        count = integer(row, "count", where, minimum=0)
+        count = integer(row, "count", where, minimum=0, maximum=limits.MAX_MACHINES_PER_ROW)
         cat = _catalog_entry(
             name,
             "asic",
@@ -314,6 +324,7 @@ class _FleetBuilder:
             unit="TH/s",
             default=cat.hashrate_ths if cat else None,
             minimum=0.0,
+            maximum=limits.MAX_ASIC_HASHRATE_THS,
             strict_minimum=True,
         )
         power = number(
@@ -326,6 +337,10 @@ class _FleetBuilder:
             strict_minimum=True,
         )
         _check_efficiency(np.array([hashrate]), np.array([power]), lambda i: where)
+        if power > limits.MAX_ASIC_POWER_KW:
+            raise (where / "power_kw").error(
+                f"{power:g} kW per machine; expected <= {limits.MAX_ASIC_POWER_KW:g} kW"
+            )
         cooling = text(
             row, "cooling", where, default=cat.cooling if cat else "air", choices=ASIC_COOLING
         )
@@ -354,6 +369,10 @@ class _FleetBuilder:
         path = path if path.is_absolute() else base_dir / path
         frame = read_table(path, where / "file")
         fname = str(row["file"])
+        if len(frame) > limits.MAX_MACHINES_PER_ROW:
+            raise where.error(
+                f"{fname}: {len(frame):,} machines, more than {limits.MAX_MACHINES_PER_ROW:,}"
+            )
         cols = set(frame.columns)
         power_col = "power_kw" if "power_kw" in cols else "power_w"
         missing = [c for c in ("id", "site", "model", "hashrate_ths", power_col) if c not in cols]
@@ -464,6 +483,11 @@ class _FleetBuilder:
                 for k in keys
             }
             return Fleet(klass=np.zeros(0, np.int64), **empty), ()
+        total = sum(len(p["machine_id"]) for p in self.parts)
+        if total > limits.MAX_MACHINES:
+            raise ScenarioError(
+                f"{total:,} machines in all; expected at most {limits.MAX_MACHINES:,} (a count typo?)"
+            )
         cols = {k: np.concatenate([p[k] for p in self.parts]) for k in keys}
         part_of = np.concatenate(
             [np.full(len(p["machine_id"]), i) for i, p in enumerate(self.parts)]
@@ -540,7 +564,14 @@ def parse_fleet(
             uptime=number(
                 row, "uptime", w, unit="fraction of hours", default=0.0, minimum=0.0, maximum=1.0
             ),
-            rate=number(row, "rate_usd_per_mwh", w, unit="USD/MWh", minimum=0.0),
+            rate=number(
+                row,
+                "rate_usd_per_mwh",
+                w,
+                unit="USD/MWh",
+                minimum=0.0,
+                maximum=limits.MAX_PRICE_USD_PER_MWH,
+            ),
         )
     return builder.build()
 
@@ -577,8 +608,18 @@ def parse_gpu_class(
         minimum=0.0,
         strict_minimum=True,
     )
-    if power > 200.0:
-        raise (where / "power_kw").error(f"{power:g} kW per server: expected kW (W entered as kW?)")
+    lo, hi = limits.GPU_POWER_KW
+    if not lo <= power <= hi:
+        hint = "W entered as kW?" if power > hi else "a 10 W server is kW entered as W?"
+        raise (where / "power_kw").error(
+            f"{power:g} kW per server; expected {lo:g}-{hi:g} kW ({hint})"
+        )
+    it_kw = number(row, "it_kw", where, unit="kW", default=cat.it_kw if cat else power, minimum=0.0)
+    if it_kw > power:
+        raise (where / "it_kw").error(
+            f"IT load {it_kw:g} kW exceeds the server's wall power power_kw = {power:g} kW; "
+            "expected it_kw <= power_kw"
+        )
     pricing = text(row, "pricing", where, choices=("cloud", "colocation"))
     service = text(
         row,
@@ -591,7 +632,15 @@ def parse_gpu_class(
         row, "cooling", where, default=cat.cooling if cat else "liquid", choices=GPU_COOLING
     )
     der = _derating(row, where, cooling)
-    capex = number(row, "capex_usd_per_server", where, unit="USD", default=0.0, minimum=0.0)
+    capex = number(
+        row,
+        "capex_usd_per_server",
+        where,
+        unit="USD",
+        default=0.0,
+        minimum=0.0,
+        maximum=limits.MAX_CAPEX_USD_PER_SERVER,
+    )
     rate = resolve_series(
         row.get("rate_usd_per_gpu_hour", 0.0),
         where / "rate_usd_per_gpu_hour",
@@ -600,6 +649,7 @@ def parse_gpu_class(
         seed=seed,
         unit="USD/GPU-h",
         minimum=0.0,
+        maximum=limits.MAX_RATE_USD_PER_GPU_HOUR,
     )
     if pricing == "cloud" and "rate_usd_per_gpu_hour" not in row:
         raise where.error("missing required field 'rate_usd_per_gpu_hour' for pricing = 'cloud'")
@@ -611,25 +661,42 @@ def parse_gpu_class(
         name=name,
         site=site,
         model=model,
-        max_servers=integer(row, "max_servers", where),
+        max_servers=integer(row, "max_servers", where, maximum=limits.MAX_GPU_SERVERS),
         power_kw=power,
-        it_kw=number(
-            row, "it_kw", where, unit="kW", default=cat.it_kw if cat else power, minimum=0.0
+        it_kw=it_kw,
+        gpus=integer(
+            row,
+            "gpus",
+            where,
+            default=cat.gpus if cat else 8,
+            minimum=1,
+            maximum=limits.MAX_GPUS_PER_SERVER,
         ),
-        gpus=integer(row, "gpus", where, default=cat.gpus if cat else 8),
         cooling=COOLING_TYPES.index(cooling),
         colocation=pricing == "colocation",
         rate_usd_per_gpu_hour=rate,
         utilization=number(row, "utilization", where, default=1.0, minimum=0.0, maximum=1.0),
         lease_usd_per_kw_month=number(
-            row, "lease_usd_per_kw_month", where, unit="USD/kW-month", default=0.0, minimum=0.0
+            row,
+            "lease_usd_per_kw_month",
+            where,
+            unit="USD/kW-month",
+            default=0.0,
+            minimum=0.0,
+            maximum=limits.MAX_LEASE_USD_PER_KW_MONTH,
         ),
         power_pass_through=boolean(row, "power_pass_through", where, default=False),
         firm=service in ("firm", "both"),
         interruptible=service in ("interruptible", "both"),
         capex_usd_per_server=capex,
         life_years=number(
-            row, "life_years", where, unit="years", default=5.0, minimum=0.0, strict_minimum=True
+            row,
+            "life_years",
+            where,
+            unit="years",
+            default=5.0,
+            minimum=limits.LIFE_YEARS[0],
+            maximum=limits.LIFE_YEARS[1],
         ),
         beta_per_c=der["beta_per_c"],
         t_ref_c=der["t_ref_c"],

@@ -197,6 +197,10 @@ def build_scenario(
         require_table(doc, "market", where), where / "market", index, base_dir, seed
     )
     classes_table = doc.get("classes", {})
+    if not isinstance(classes_table, Mapping):
+        raise (where / "classes").error(
+            f"expected a table ([classes] efficiency_bands_j_per_th = [...]), got {classes_table!r}"
+        )
     check_keys(classes_table, ("efficiency_bands_j_per_th",), where / "classes")
     bands = number_list(
         classes_table,
@@ -236,7 +240,15 @@ def build_scenario(
         for i, r in enumerate(table_list(doc, "leases", where))
     )
     ppas = tuple(
-        parse_ppa(r, where / f"ppas[{i}]", names, index, base_dir, seed)
+        parse_ppa(
+            r,
+            where / f"ppas[{i}]",
+            names,
+            index,
+            base_dir,
+            seed,
+            interconnect_mw=[s.interconnect_mw for s in sites],
+        )
         for i, r in enumerate(table_list(doc, "ppas", where))
     )
     seen: set[int] = set()
