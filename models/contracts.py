@@ -12,7 +12,7 @@ import pandas as pd
 
 from models import limits
 from models.fields import Where, boolean, check_keys, number, one_of, string_list, text
-from models.fleet import GpuClass
+from models.gpus import GpuClass
 from models.series import resolve_series
 
 PPA_KEYS = ("site", "block_mw", "price_usd_per_mwh", "resale", "resale_fee")

@@ -32,13 +32,20 @@ def read_toml(path: str | Path, what: str = "scenario") -> dict[str, Any]:
         The file is missing or is not valid TOML.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ScenarioError(f"{path}: {what} file not found")
     try:
+        if not path.is_file():
+            raise ScenarioError(f"{path}: {what} file not found")
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+            "TOML files must be UTF-8: save it as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read the {what} file: {exc.strerror}") from None
 
 
 def lookup(node: Any, key: str) -> Any:

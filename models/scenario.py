@@ -24,10 +24,9 @@ from models.fleet import (
     DEFAULT_BANDS_J_PER_TH,
     AsicClass,
     Fleet,
-    GpuClass,
     parse_fleet,
-    parse_gpu_class,
 )
+from models.gpus import GpuClass, parse_gpu_class
 from models.market import Market, parse_market
 from models.series import hourly_index
 from models.sites import Site, parse_site

@@ -161,9 +161,12 @@ def _read_file(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
 
 def read_table(path: Path, where: Where) -> pd.DataFrame:
     """Read a CSV or Parquet file, naming it when it does not exist or cannot be parsed."""
-    if not path.is_file():
-        raise where.error(f"file not found: {path}")
-    st = os.stat(path)
+    try:
+        if not path.is_file():
+            raise where.error(f"file not found: {path}")
+        st = os.stat(path)
+    except OSError as exc:
+        raise where.error(f"cannot read {path}: {exc.strerror}") from None
     try:
         return _read_file(str(path), st.st_mtime_ns, st.st_size).copy()
     except Exception as exc:  # a parser error from pandas/pyarrow: name the file

@@ -21,7 +21,8 @@ from models.contracts import LEASE_KEYS, PPA_KEYS
 from models.documents import get_field, lookup, read_toml
 from models.example import example_doc
 from models.fields import Where, check_keys, integer, number, one_of, text
-from models.fleet import FLEET_KEYS, GPU_KEYS, HOSTING_KEYS
+from models.fleet import FLEET_KEYS, HOSTING_KEYS
+from models.gpus import GPU_KEYS
 from models.market import MARKET_KEYS
 from models.scenario import SCENARIO_KEYS, TOP_KEYS
 from models.sites import SITE_KEYS
