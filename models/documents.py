@@ -8,8 +8,11 @@ file (and, for TOML syntax, the line).
 from __future__ import annotations
 
 import copy
+import hashlib
+import os
 import tomllib
 from collections.abc import Mapping, MutableMapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -96,3 +99,44 @@ def set_field(doc: MutableMapping[str, Any], dotted: str, value: Any) -> dict[st
         raise ScenarioError(f"{dotted}: not a table field")
     node[parts[-1]] = value
     return out
+
+
+def input_files(doc: Any, base_dir: str | Path) -> list[Path]:
+    """Every file a scenario document reads (``{ file = ... }`` series and fleet tables),
+    resolved against ``base_dir``, sorted and without repeats."""
+    found: set[Path] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, Mapping):
+            if isinstance(node.get("file"), str):
+                path = Path(node["file"])
+                found.add(path if path.is_absolute() else Path(base_dir) / path)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list | tuple):
+            for value in node:
+                walk(value)
+
+    walk(doc)
+    return sorted(found)
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (``missing`` when it cannot be read), cached per version."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "missing"
+    return _digest(str(path), st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=256)
+def _digest(path: str, mtime_ns: int, size: int) -> str:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return "missing"
+    return h.hexdigest()

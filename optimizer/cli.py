@@ -482,6 +482,15 @@ def study(
         progress.close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+    for problem in result.problems:
+        click.echo(f"resume: {problem}", err=True)
+    if result.recomputed:
+        changed = ", ".join(result.changed_files) or "an input file"
+        click.echo(
+            f"resume: {result.recomputed} scenario(s) run again: their input files changed "
+            f"since they ran ({changed})",
+            err=True,
+        )
     click.echo(
         f"{result.total} scenarios ({result.skipped} already done), {result.ran} run now, "
         f"{result.failed} failed, {result.seconds:.1f} s"
