@@ -110,13 +110,13 @@ def parse_ppa(
         seed=seed,
         unit="MW",
         minimum=0.0,
-        maximum=limits.MAX_SITE_MW,
     )
-    if interconnect_mw is not None and block.max() > interconnect_mw[site]:
+    cap = limits.MAX_SITE_MW if interconnect_mw is None else interconnect_mw[site]
+    if block.max() > cap:
         i = int(np.argmax(block))
         raise (where / "block_mw").error(
             f"{block[i]:,.6g} MW (hour {i}) exceeds the interconnect of site '{site_names[site]}' "
-            f"({interconnect_mw[site]:g} MW): kW entered as MW?"
+            f"({cap:g} MW): kW entered as MW? (expected block_mw <= interconnect_mw)"
         )
     return Ppa(
         site=site,
