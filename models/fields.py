@@ -90,7 +90,12 @@ def number(
     unit_s = f" [{unit}]" if unit else ""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise w.error(f"expected a number{unit_s}, got {value!r}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer beyond float range
+        raise w.error(
+            f"expected a finite number{unit_s}, got an integer of {len(str(value))} digits"
+        ) from None
     if not math.isfinite(value):
         raise w.error(f"expected a finite number{unit_s}, got {value}")
     if minimum is not None and (value <= minimum if strict_minimum else value < minimum):

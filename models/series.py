@@ -19,6 +19,7 @@ prices are negative ~700-1000 hours a year in ERCOT West).
 from __future__ import annotations
 
 import inspect
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -90,8 +91,12 @@ def resolve_series(
     if isinstance(spec, bool):
         raise where.error(f"expected a number [{unit}], a file table or a synthetic table")
     if isinstance(spec, int | float):
-        if not np.isfinite(spec):
-            raise where.error(f"expected a finite number [{unit}], got {spec}")
+        try:
+            finite = math.isfinite(float(spec))  # float(): Python ints may exceed int64
+        except OverflowError:
+            finite = False
+        if not finite:
+            raise where.error(f"expected a finite number [{unit}], got {spec:.6g}")
         values = np.full(len(index), float(spec))
     elif isinstance(spec, np.ndarray | list | tuple):
         values = np.asarray(spec, dtype=float)
