@@ -143,7 +143,7 @@ def test_resume_removes_only_our_own_temporary_files(example):
     assert not list(out.glob(".hashpivot-tmp-*"))
 
 
-def test_workers_exit_when_the_study_process_is_killed(example):
+def test_a_second_process_is_refused_and_workers_exit_when_the_study_is_killed(example):
     # long enough that the workers are busy when the parent dies
     (example / "study.toml").write_text(
         STUDY.replace('"scenario.hours" = 24', '"scenario.hours" = 2184').replace(
@@ -163,6 +163,10 @@ def test_workers_exit_when_the_study_process_is_killed(example):
         workers = proc.children(recursive=True)
         time.sleep(0.2)
     assert len(workers) >= 3, "the pool never started"
+    # a second run into the same folder while the first one works: refused, naming it
+    second = study_cli(example, "--resume")
+    assert second.exit_code == 2, second.output
+    assert f"in use by another hashpivot study (pid {parent.pid})" in second.output
     parent.send_signal(signal.SIGKILL)
     parent.wait()
     gone, alive = psutil.wait_procs(workers, timeout=60)
