@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from models import limits
 from models.fields import Where, boolean, check_keys, number, one_of, string_list, text
 from models.gpus import GpuClass
 from models.series import resolve_series
@@ -95,8 +96,10 @@ def parse_ppa(
     index: pd.DatetimeIndex,
     base_dir: Path,
     seed: int,
+    interconnect_mw: Sequence[float] | None = None,
 ) -> Ppa:
-    """Build a :class:`Ppa` from a ``[[ppas]]`` table."""
+    """Build a :class:`Ppa` from a ``[[ppas]]`` table; its block may not exceed the site's
+    ``interconnect_mw`` (per site; a larger block is a unit slip)."""
     check_keys(row, PPA_KEYS, where)
     site = site_names.index(
         one_of(text(row, "site", where), site_names, where / "site", what="site")
@@ -112,10 +115,24 @@ def parse_ppa(
         unit="MW",
         minimum=0.0,
     )
+    cap = limits.MAX_SITE_MW if interconnect_mw is None else interconnect_mw[site]
+    if block.max() > cap:
+        i = int(np.argmax(block))
+        raise (where / "block_mw").error(
+            f"{block[i]:,.6g} MW (hour {i}) exceeds the interconnect of site '{site_names[site]}' "
+            f"({cap:g} MW): kW entered as MW? (expected block_mw <= interconnect_mw)"
+        )
     return Ppa(
         site=site,
         block_mw=block,
-        price_usd_per_mwh=number(row, "price_usd_per_mwh", where, unit="USD/MWh"),
+        price_usd_per_mwh=number(
+            row,
+            "price_usd_per_mwh",
+            where,
+            unit="USD/MWh",
+            minimum=limits.MIN_PRICE_USD_PER_MWH,
+            maximum=limits.MAX_PRICE_USD_PER_MWH,
+        ),
         resale=boolean(row, "resale", where, default=False),
         resale_fee=number(
             row, "resale_fee", where, unit="fraction", default=0.0, minimum=0.0, maximum=1.0
@@ -149,9 +166,11 @@ def parse_lease(
                 f"GPU class '{g}' has service = 'interruptible'; a lease needs firm servers"
             )
         members.append(k)
-    min_mw = number(row, "min_mw", where, unit="MW", default=0.0, minimum=0.0)
+    min_mw = number(
+        row, "min_mw", where, unit="MW", default=0.0, minimum=0.0, maximum=limits.MAX_SITE_MW
+    )
     max_mw = (
-        number(row, "max_mw", where, unit="MW", default=float("inf"), minimum=0.0)
+        number(row, "max_mw", where, unit="MW", minimum=0.0, maximum=limits.MAX_SITE_MW)
         if "max_mw" in row
         else float("inf")
     )
@@ -170,7 +189,13 @@ def parse_lease(
         min_mw=min_mw,
         max_mw=max_mw,
         sla_penalty_usd_per_mwh=number(
-            row, "sla_penalty_usd_per_mwh", where, unit="USD/MWh", default=0.0, minimum=0.0
+            row,
+            "sla_penalty_usd_per_mwh",
+            where,
+            unit="USD/MWh",
+            default=0.0,
+            minimum=0.0,
+            maximum=limits.MAX_PENALTY_USD_PER_MWH,
         ),
         allow_shortfall=boolean(row, "allow_shortfall", where, default=True),
     )

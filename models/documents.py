@@ -8,8 +8,11 @@ file (and, for TOML syntax, the line).
 from __future__ import annotations
 
 import copy
+import hashlib
+import os
 import tomllib
 from collections.abc import Mapping, MutableMapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +35,20 @@ def read_toml(path: str | Path, what: str = "scenario") -> dict[str, Any]:
         The file is missing or is not valid TOML.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ScenarioError(f"{path}: {what} file not found")
     try:
+        if not path.is_file():
+            raise ScenarioError(f"{path}: {what} file not found")
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+            "TOML files must be UTF-8: save it as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read the {what} file: {exc.strerror}") from None
 
 
 def lookup(node: Any, key: str) -> Any:
@@ -89,3 +99,44 @@ def set_field(doc: MutableMapping[str, Any], dotted: str, value: Any) -> dict[st
         raise ScenarioError(f"{dotted}: not a table field")
     node[parts[-1]] = value
     return out
+
+
+def input_files(doc: Any, base_dir: str | Path) -> list[Path]:
+    """Every file a scenario document reads (``{ file = ... }`` series and fleet tables),
+    resolved against ``base_dir``, sorted and without repeats."""
+    found: set[Path] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, Mapping):
+            if isinstance(node.get("file"), str):
+                path = Path(node["file"])
+                found.add(path if path.is_absolute() else Path(base_dir) / path)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list | tuple):
+            for value in node:
+                walk(value)
+
+    walk(doc)
+    return sorted(found)
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (``missing`` when it cannot be read), cached per version."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "missing"
+    return _digest(str(path), st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=256)
+def _digest(path: str, mtime_ns: int, size: int) -> str:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return "missing"
+    return h.hexdigest()

@@ -90,7 +90,12 @@ def number(
     unit_s = f" [{unit}]" if unit else ""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise w.error(f"expected a number{unit_s}, got {value!r}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer beyond float range
+        raise w.error(
+            f"expected a finite number{unit_s}, got an integer of {len(str(value))} digits"
+        ) from None
     if not math.isfinite(value):
         raise w.error(f"expected a finite number{unit_s}, got {value}")
     if minimum is not None and (value <= minimum if strict_minimum else value < minimum):
@@ -102,9 +107,15 @@ def number(
 
 
 def integer(
-    table: Mapping[str, Any], key: str, where: Where, *, default: Any = _MISSING, minimum: int = 0
+    table: Mapping[str, Any],
+    key: str,
+    where: Where,
+    *,
+    default: Any = _MISSING,
+    minimum: int = 0,
+    maximum: int | None = None,
 ) -> int:
-    """A whole number >= ``minimum``."""
+    """A whole number >= ``minimum`` (and <= ``maximum``)."""
     if key not in table:
         if default is _MISSING:
             raise where.error(f"missing required field '{key}'")
@@ -116,6 +127,8 @@ def integer(
         raise (where / key).error(f"expected a whole number, got {value!r}")
     if value < minimum:
         raise (where / key).error(f"expected a whole number >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise (where / key).error(f"expected a whole number <= {maximum:,}, got {value:,}")
     return value
 
 

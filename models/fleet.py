@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from models import limits
 from models.catalog import (
     ASIC_COOLING,
     COOLING_TYPES,
@@ -22,6 +23,7 @@ from models.catalog import (
     catalog,
     models_of_kind,
 )
+from models.errors import ScenarioError
 from models.fields import Where, check_keys, integer, number, one_of, text
 from models.series import read_table
 
@@ -151,6 +153,14 @@ def catalog_entry(
 
 def derating(row: Mapping[str, Any], where: Where, cooling: str) -> dict[str, float]:
     base = DERATING[cooling]
+    lo, hi = limits.TEMP_C
+    t_ref = number(row, "t_ref_c", where, unit="C", default=base.t_ref_c, minimum=lo, maximum=hi)
+    t_max = number(row, "t_max_c", where, unit="C", default=base.t_max_c, minimum=lo, maximum=hi)
+    if t_max <= t_ref:
+        raise (where / "t_max_c").error(
+            f"trip temperature {t_max:g} C is not above the reference temperature t_ref_c = "
+            f"{t_ref:g} C; expected t_max_c > t_ref_c"
+        )
     return {
         "alpha_per_c": number(
             row,
@@ -164,8 +174,8 @@ def derating(row: Mapping[str, Any], where: Where, cooling: str) -> dict[str, fl
         "beta_per_c": number(
             row, "beta_per_c", where, unit="1/C", default=base.beta_per_c, minimum=0.0, maximum=1.0
         ),
-        "t_ref_c": number(row, "t_ref_c", where, unit="C", default=base.t_ref_c),
-        "t_max_c": number(row, "t_max_c", where, unit="C", default=base.t_max_c),
+        "t_ref_c": t_ref,
+        "t_max_c": t_max,
     }
 
 
@@ -209,7 +219,7 @@ class _FleetBuilder:
     ) -> None:
         site = self._site(text(row, "site", where), where / "site")
         name = text(row, "model", where)
-        count = integer(row, "count", where, minimum=0)
+        count = integer(row, "count", where, minimum=0, maximum=limits.MAX_MACHINES_PER_ROW)
         cat = catalog_entry(
             name,
             "asic",
@@ -224,6 +234,7 @@ class _FleetBuilder:
             unit="TH/s",
             default=cat.hashrate_ths if cat else None,
             minimum=0.0,
+            maximum=limits.MAX_ASIC_HASHRATE_THS,
             strict_minimum=True,
         )
         power = number(
@@ -236,6 +247,10 @@ class _FleetBuilder:
             strict_minimum=True,
         )
         _check_efficiency(np.array([hashrate]), np.array([power]), lambda i: where)
+        if power > limits.MAX_ASIC_POWER_KW:
+            raise (where / "power_kw").error(
+                f"{power:g} kW per machine; expected <= {limits.MAX_ASIC_POWER_KW:g} kW"
+            )
         cooling = text(
             row, "cooling", where, default=cat.cooling if cat else "air", choices=ASIC_COOLING
         )
@@ -264,6 +279,10 @@ class _FleetBuilder:
         path = path if path.is_absolute() else base_dir / path
         frame = read_table(path, where / "file")
         fname = str(row["file"])
+        if len(frame) > limits.MAX_MACHINES_PER_ROW:
+            raise where.error(
+                f"{fname}: {len(frame):,} machines, more than {limits.MAX_MACHINES_PER_ROW:,}"
+            )
         cols = set(frame.columns)
         power_col = "power_kw" if "power_kw" in cols else "power_w"
         missing = [c for c in ("id", "site", "model", "hashrate_ths", power_col) if c not in cols]
@@ -374,6 +393,11 @@ class _FleetBuilder:
                 for k in keys
             }
             return Fleet(klass=np.zeros(0, np.int64), **empty), ()
+        total = sum(len(p["machine_id"]) for p in self.parts)
+        if total > limits.MAX_MACHINES:
+            raise ScenarioError(
+                f"{total:,} machines in all; expected at most {limits.MAX_MACHINES:,} (a count typo?)"
+            )
         cols = {k: np.concatenate([p[k] for p in self.parts]) for k in keys}
         part_of = np.concatenate(
             [np.full(len(p["machine_id"]), i) for i, p in enumerate(self.parts)]
@@ -450,6 +474,13 @@ def parse_fleet(
             uptime=number(
                 row, "uptime", w, unit="fraction of hours", default=0.0, minimum=0.0, maximum=1.0
             ),
-            rate=number(row, "rate_usd_per_mwh", w, unit="USD/MWh", minimum=0.0),
+            rate=number(
+                row,
+                "rate_usd_per_mwh",
+                w,
+                unit="USD/MWh",
+                minimum=0.0,
+                maximum=limits.MAX_PRICE_USD_PER_MWH,
+            ),
         )
     return builder.build()

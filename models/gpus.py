@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from models import limits
 from models.catalog import COOLING_TYPES, GPU_COOLING
 from models.fields import Where, boolean, check_keys, integer, number, one_of, text
 from models.finance import annuity_usd_per_hour
@@ -155,8 +156,18 @@ def parse_gpu_class(
         minimum=0.0,
         strict_minimum=True,
     )
-    if power > 200.0:
-        raise (where / "power_kw").error(f"{power:g} kW per server: expected kW (W entered as kW?)")
+    lo, hi = limits.GPU_POWER_KW
+    if not lo <= power <= hi:
+        hint = "W entered as kW?" if power > hi else "a 10 W server is kW entered as W?"
+        raise (where / "power_kw").error(
+            f"{power:g} kW per server; expected {lo:g}-{hi:g} kW ({hint})"
+        )
+    it_kw = number(row, "it_kw", where, unit="kW", default=cat.it_kw if cat else power, minimum=0.0)
+    if it_kw > power:
+        raise (where / "it_kw").error(
+            f"IT load {it_kw:g} kW exceeds the server's wall power power_kw = {power:g} kW; "
+            "expected it_kw <= power_kw"
+        )
     pricing = text(row, "pricing", where, choices=("cloud", "colocation"))
     service = text(
         row,
@@ -169,7 +180,15 @@ def parse_gpu_class(
         row, "cooling", where, default=cat.cooling if cat else "liquid", choices=GPU_COOLING
     )
     der = derating(row, where, cooling)
-    capex = number(row, "capex_usd_per_server", where, unit="USD", default=0.0, minimum=0.0)
+    capex = number(
+        row,
+        "capex_usd_per_server",
+        where,
+        unit="USD",
+        default=0.0,
+        minimum=0.0,
+        maximum=limits.MAX_CAPEX_USD_PER_SERVER,
+    )
     rate = resolve_series(
         row.get("rate_usd_per_gpu_hour", 0.0),
         where / "rate_usd_per_gpu_hour",
@@ -178,6 +197,7 @@ def parse_gpu_class(
         seed=seed,
         unit="USD/GPU-h",
         minimum=0.0,
+        maximum=limits.MAX_RATE_USD_PER_GPU_HOUR,
     )
     if pricing == "cloud" and "rate_usd_per_gpu_hour" not in row:
         raise where.error("missing required field 'rate_usd_per_gpu_hour' for pricing = 'cloud'")
@@ -189,18 +209,29 @@ def parse_gpu_class(
         name=name,
         site=site,
         model=model,
-        max_servers=integer(row, "max_servers", where),
+        max_servers=integer(row, "max_servers", where, maximum=limits.MAX_GPU_SERVERS),
         power_kw=power,
-        it_kw=number(
-            row, "it_kw", where, unit="kW", default=cat.it_kw if cat else power, minimum=0.0
+        it_kw=it_kw,
+        gpus=integer(
+            row,
+            "gpus",
+            where,
+            default=cat.gpus if cat else 8,
+            minimum=1,
+            maximum=limits.MAX_GPUS_PER_SERVER,
         ),
-        gpus=integer(row, "gpus", where, default=cat.gpus if cat else 8),
         cooling=COOLING_TYPES.index(cooling),
         colocation=pricing == "colocation",
         rate_usd_per_gpu_hour=rate,
         utilization=number(row, "utilization", where, default=1.0, minimum=0.0, maximum=1.0),
         lease_usd_per_kw_month=number(
-            row, "lease_usd_per_kw_month", where, unit="USD/kW-month", default=0.0, minimum=0.0
+            row,
+            "lease_usd_per_kw_month",
+            where,
+            unit="USD/kW-month",
+            default=0.0,
+            minimum=0.0,
+            maximum=limits.MAX_LEASE_USD_PER_KW_MONTH,
         ),
         power_pass_through=boolean(row, "power_pass_through", where, default=False),
         pass_through_price=_pass_through_price(row, where),
@@ -209,7 +240,13 @@ def parse_gpu_class(
         interruptible=service in ("interruptible", "both"),
         capex_usd_per_server=capex,
         life_years=number(
-            row, "life_years", where, unit="years", default=5.0, minimum=0.0, strict_minimum=True
+            row,
+            "life_years",
+            where,
+            unit="years",
+            default=5.0,
+            minimum=limits.LIFE_YEARS[0],
+            maximum=limits.LIFE_YEARS[1],
         ),
         beta_per_c=der["beta_per_c"],
         t_ref_c=der["t_ref_c"],

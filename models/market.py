@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from kernels.bitcoin import difficulty_from_hashrate_ehs, network_hashrate_ehs
+from models import limits
 from models.fields import Where, check_keys, integer, number
 from models.series import resolve_series
 
@@ -66,11 +67,18 @@ def parse_market(
     """
     check_keys(table, MARKET_KEYS, where)
 
-    def series(key: str, unit: str, minimum: float | None = 0.0, strict: bool = False):
+    def series(key: str, unit: str, maximum: float, strict: bool = False):
         if key not in table:
             raise where.error(f"missing required field '{key}' [{unit}]")
         values = resolve_series(
-            table[key], where / key, index, base_dir=base_dir, seed=seed, unit=unit, minimum=minimum
+            table[key],
+            where / key,
+            index,
+            base_dir=base_dir,
+            seed=seed,
+            unit=unit,
+            minimum=0.0,
+            maximum=maximum,
         )
         if strict and (values <= 0).any():
             i = int(np.flatnonzero(values <= 0)[0])
@@ -79,29 +87,46 @@ def parse_market(
             )
         return values
 
-    price = series("btc_price_usd", "USD", strict=True)
+    price = series("btc_price_usd", "USD", limits.MAX_BTC_PRICE_USD, strict=True)
     if ("difficulty" in table) == ("network_hashrate_ehs" in table):
         raise where.error("give exactly one of 'difficulty' or 'network_hashrate_ehs'")
     if "difficulty" in table:
-        difficulty = series("difficulty", "-", strict=True)
+        difficulty = series("difficulty", "-", limits.MAX_DIFFICULTY, strict=True)
     else:
         difficulty = difficulty_from_hashrate_ehs(
-            series("network_hashrate_ehs", "EH/s", strict=True)
+            series("network_hashrate_ehs", "EH/s", limits.MAX_NETWORK_HASHRATE_EHS, strict=True)
         )
         if (difficulty < 1e6).any():
             raise (where / "network_hashrate_ehs").error(
                 "expected EH/s (1 EH/s = 1e18 H/s; the network ran ~1,100 EH/s in late 2025), "
                 f"got {table['network_hashrate_ehs']!r}"
             )
-    fees = series("fees_btc_per_block", "BTC")
+    fees = series("fees_btc_per_block", "BTC", limits.MAX_FEES_BTC_PER_BLOCK)
     height_spec = table.get("height")
     if isinstance(height_spec, np.ndarray | list | tuple):
         height = np.asarray(height_spec, dtype=np.int64)
-        if height.shape != (len(index),) or (height < 0).any():
+        if (
+            height.shape != (len(index),)
+            or (height < 0).any()
+            or (height > limits.MAX_HEIGHT).any()
+        ):
             raise (where / "height").error(f"expected {len(index)} non-negative hourly heights")
     else:
         start = integer(table, "height", where)
-        rate = number(table, "blocks_per_hour", where, unit="blocks/h", default=6.0, minimum=0.0)
+        if start > limits.MAX_HEIGHT:
+            raise (where / "height").error(
+                f"expected a block height <= {limits.MAX_HEIGHT:,} (the chain is near 925,000 in "
+                f"2025), got {start:,}"
+            )
+        rate = number(
+            table,
+            "blocks_per_hour",
+            where,
+            unit="blocks/h",
+            default=6.0,
+            minimum=0.0,
+            maximum=limits.MAX_BLOCKS_PER_HOUR,
+        )
         height = start + np.floor(rate * np.arange(len(index))).astype(np.int64)
     height = np.array(height, dtype=np.int64)
     height.flags.writeable = False

@@ -21,7 +21,12 @@ from models.contracts import Lease, Ppa, parse_lease, parse_ppa
 from models.documents import read_toml
 from models.fields import Where, check_keys, integer, number_list, require_table, table_list, text
 from models.finance import Finance, parse_finance
-from models.fleet import DEFAULT_BANDS_J_PER_TH, AsicClass, Fleet, parse_fleet
+from models.fleet import (
+    DEFAULT_BANDS_J_PER_TH,
+    AsicClass,
+    Fleet,
+    parse_fleet,
+)
 from models.gpus import GpuClass, parse_gpu_class
 from models.market import Market, parse_market
 from models.series import hourly_index
@@ -206,6 +211,10 @@ def build_scenario(
         require_table(doc, "market", where), where / "market", index, base_dir, seed
     )
     classes_table = doc.get("classes", {})
+    if not isinstance(classes_table, Mapping):
+        raise (where / "classes").error(
+            f"expected a table ([classes] efficiency_bands_j_per_th = [...]), got {classes_table!r}"
+        )
     check_keys(classes_table, ("efficiency_bands_j_per_th",), where / "classes")
     bands = number_list(
         classes_table,
@@ -245,7 +254,15 @@ def build_scenario(
         for i, r in enumerate(table_list(doc, "leases", where))
     )
     ppas = tuple(
-        parse_ppa(r, where / f"ppas[{i}]", names, index, base_dir, seed)
+        parse_ppa(
+            r,
+            where / f"ppas[{i}]",
+            names,
+            index,
+            base_dir,
+            seed,
+            interconnect_mw=[s.interconnect_mw for s in sites],
+        )
         for i, r in enumerate(table_list(doc, "ppas", where))
     )
     seen: set[int] = set()

@@ -19,7 +19,9 @@ prices are negative ~700-1000 hours a year in ERCOT West).
 from __future__ import annotations
 
 import inspect
+import math
 import os
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -89,8 +91,12 @@ def resolve_series(
     if isinstance(spec, bool):
         raise where.error(f"expected a number [{unit}], a file table or a synthetic table")
     if isinstance(spec, int | float):
-        if not np.isfinite(spec):
-            raise where.error(f"expected a finite number [{unit}], got {spec}")
+        try:
+            finite = math.isfinite(float(spec))  # float(): Python ints may exceed int64
+        except OverflowError:
+            finite = False
+        if not finite:
+            raise where.error(f"expected a finite number [{unit}], got {spec:.6g}")
         values = np.full(len(index), float(spec))
     elif isinstance(spec, np.ndarray | list | tuple):
         values = np.asarray(spec, dtype=float)
@@ -160,9 +166,12 @@ def _read_file(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
 
 def read_table(path: Path, where: Where) -> pd.DataFrame:
     """Read a CSV or Parquet file, naming it when it does not exist or cannot be parsed."""
-    if not path.is_file():
-        raise where.error(f"file not found: {path}")
-    st = os.stat(path)
+    try:
+        if not path.is_file():
+            raise where.error(f"file not found: {path}")
+        st = os.stat(path)
+    except OSError as exc:
+        raise where.error(f"cannot read {path}: {exc.strerror}") from None
     try:
         return _read_file(str(path), st.st_mtime_ns, st.st_size).copy()
     except Exception as exc:  # a parser error from pandas/pyarrow: name the file
@@ -206,17 +215,44 @@ def _row(i: int, time: pd.Timestamp | None = None) -> str:
     return f"row {i + 1} (line {i + 2}{at})"
 
 
+#: ISO 8601 date-times as hashpivot reads them: date, T or space, hour:minute[:second[.frac]],
+#: then ``Z``, an offset (``+02:00``) or nothing (then ``timezone`` says where).
+_ISO = re.compile(
+    r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
 def _parse_times(col: pd.Series, name: str, tz: str) -> pd.DatetimeIndex:
-    raw = col.astype(str)
-    has_offset = raw.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True)
-    if has_offset.all() or (
-        pd.api.types.is_datetime64_any_dtype(col) and getattr(col.dt, "tz", None)
-    ):
-        times = pd.to_datetime(col, utc=True, errors="coerce", format="ISO8601")
-        _no_nat(times, col, name)
-        return pd.DatetimeIndex(times)
-    naive = pd.to_datetime(col, errors="coerce", format="ISO8601")
-    _no_nat(naive, col, name)
+    if pd.api.types.is_datetime64_any_dtype(col):  # Parquet timestamps
+        _no_nat(col, col, name)
+        if getattr(col.dt, "tz", None) is not None:
+            return pd.DatetimeIndex(col).tz_convert("UTC")
+        naive = col
+    else:
+        raw = col.astype(str).str.strip()
+        match = raw.str.extract(_ISO.pattern.replace("(Z|", "(?P<zone>Z|"), expand=True)
+        bad = np.flatnonzero(~raw.str.match(_ISO.pattern).to_numpy(dtype=bool))
+        if bad.size:
+            i = int(bad[0])
+            raise ScenarioError(
+                f"{name} {_row(i)}: time {col.iloc[i]!r} is not an ISO 8601 timestamp; expected "
+                f"e.g. 2026-01-01T00:00:00Z ({bad.size} such rows; a file cut short?)"
+            )
+        zoned = match["zone"].notna().to_numpy()
+        if zoned.any() and not zoned.all():
+            i = int(np.flatnonzero(zoned != zoned[0])[0])
+            has = "has" if zoned[i] else "lacks"
+            first = "lacks" if zoned[i] else "has"
+            raise ScenarioError(
+                f"{name} {_row(i)}: time {col.iloc[i]!r} {has} a time zone (Z or +hh:mm) but row 1 "
+                f"{first} one; expected one style for every row"
+            )
+        if zoned.all():
+            times = pd.to_datetime(raw, utc=True, errors="coerce", format="ISO8601")
+            _no_nat(times, col, name)
+            return pd.DatetimeIndex(times)
+        naive = pd.to_datetime(raw, errors="coerce", format="ISO8601")
+        _no_nat(naive, col, name)
     if tz.upper() == "UTC":
         return pd.DatetimeIndex(naive).tz_localize("UTC")
     # Local wall-clock times: a DST fall-back repeats one hour and can't be placed in UTC.
@@ -247,6 +283,16 @@ def _no_nat(times: pd.Series, col: pd.Series, name: str) -> None:
 def _parse_values(
     col: pd.Series, times: pd.DatetimeIndex, name: str, field: str, unit: str
 ) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(col) or (
+        col.dtype == object and col.map(lambda v: isinstance(v, bool | np.bool_)).any()
+    ):
+        raise ScenarioError(
+            f"{name}: column {field} holds true/false values; expected numbers [{unit}]"
+        )
+    if not (pd.api.types.is_numeric_dtype(col) or col.dtype == object or col.dtype == "string"):
+        raise ScenarioError(
+            f"{name}: column {field} has type {col.dtype}; expected numbers [{unit}]"
+        )
     values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:

@@ -10,13 +10,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from models import limits
 from models.catalog import COOLING_TYPES, PUE, CoolingPue
 from models.fields import Where, check_keys, number, one_of, text
 from models.finance import annuity_usd_per_hour
+from models.limits import MAX_SITE_MW
 from models.series import resolve_series
-
-#: Largest credible site [MW]: the biggest mining/HPC campuses draw ~1 GW; more is a unit slip.
-MAX_SITE_MW = 5000.0
 
 SITE_KEYS = (
     "name",
@@ -28,6 +27,7 @@ SITE_KEYS = (
     "existing_hpc_mw",
     "price_usd_per_mwh",
     "price_scale",
+    "price_limit_usd_per_mwh",
     "temp_c",
     "curtailment_mw",
     "peak_flag",
@@ -150,12 +150,22 @@ def parse_site(
         raise (where / "convertible_mw").error(
             f"{convertible:g} MW convertible exceeds the mining hall ({hall:g} MW)"
         )
-    price = series("price_usd_per_mwh", "USD/MWh", minimum=-10_000.0)
-    scale = number(table, "price_scale", where, default=1.0, minimum=0.0)
-    price = price * scale
+    price_limit = number(
+        table,
+        "price_limit_usd_per_mwh",
+        where,
+        unit="USD/MWh",
+        default=limits.MAX_PRICE_USD_PER_MWH,
+        minimum=limits.MAX_PRICE_USD_PER_MWH,
+        maximum=limits.MAX_PRICE_LIMIT_USD_PER_MWH,
+    )
+    scale = number(table, "price_scale", where, default=1.0, minimum=0.0, maximum=100.0)
+    # bounds apply to the scaled price: the LP sees price * scale
+    lo, hi = limits.MIN_PRICE_USD_PER_MWH / max(scale, 1e-12), price_limit / max(scale, 1e-12)
+    price = series("price_usd_per_mwh", "USD/MWh", minimum=lo, maximum=hi) * scale
     price.flags.writeable = False
     temp = series("temp_c", "C", minimum=-60.0, maximum=60.0)
-    curtail = series("curtailment_mw", "MW", default=0.0, minimum=0.0)
+    curtail = series("curtailment_mw", "MW", default=0.0, minimum=0.0, maximum=MAX_SITE_MW)
     flags = series("peak_flag", "0/1", default=0.0, minimum=0.0, maximum=1.0)
     ramp = number(
         table,
@@ -164,8 +174,17 @@ def parse_site(
         unit="MW/h",
         default=None,
         minimum=0.0,
+        maximum=MAX_SITE_MW,
         strict_minimum=True,
     )
+    existing_hpc = number(table, "existing_hpc_mw", where, unit="MW", default=0.0, minimum=0.0)
+    # halls beyond the grid connection are possible (they then run part-loaded), 10x is a slip
+    if existing_hpc > min(MAX_SITE_MW, 10.0 * max(interconnect, hall)):
+        raise (where / "existing_hpc_mw").error(
+            f"{existing_hpc:,.6g} MW of existing HPC halls on a site of {interconnect:g} MW "
+            f"interconnect: kW entered as MW? (expected <= {MAX_SITE_MW:g} MW and <= 10x the "
+            "interconnect)"
+        )
 
     cooling_table = table.get("cooling", {})
     if not isinstance(cooling_table, Mapping):
@@ -181,9 +200,11 @@ def parse_site(
         cooling[ctype] = CoolingPue(
             pue0=number(params, "pue0", cw, default=base.pue0, minimum=1.0, maximum=3.0),
             pue_slope=number(
-                params, "pue_slope", cw, unit="1/C", default=base.pue_slope, minimum=0.0
+                params, "pue_slope", cw, unit="1/C", default=base.pue_slope, minimum=0.0, maximum=1
             ),
-            pue_ref_c=number(params, "pue_ref_c", cw, unit="C", default=base.pue_ref_c),
+            pue_ref_c=number(
+                params, "pue_ref_c", cw, unit="C", default=base.pue_ref_c, minimum=-60, maximum=60
+            ),
         )
     return Site(
         name=name,
@@ -191,7 +212,13 @@ def parse_site(
         mining_hall_mw=hall,
         convertible_mw=convertible,
         conversion_usd_per_mw=number(
-            table, "conversion_usd_per_mw", where, unit="USD/MW", default=0.0, minimum=0.0
+            table,
+            "conversion_usd_per_mw",
+            where,
+            unit="USD/MW",
+            default=0.0,
+            minimum=0.0,
+            maximum=limits.MAX_CAPEX_USD_PER_MW,
         ),
         conversion_life_years=number(
             table,
@@ -199,25 +226,41 @@ def parse_site(
             where,
             unit="years",
             default=10.0,
-            minimum=0.0,
-            strict_minimum=True,
+            minimum=limits.LIFE_YEARS[0],
+            maximum=limits.LIFE_YEARS[1],
         ),
-        existing_hpc_mw=number(
-            table, "existing_hpc_mw", where, unit="MW", default=0.0, minimum=0.0
-        ),
+        existing_hpc_mw=existing_hpc,
         price_usd_per_mwh=price,
         temp_c=temp,
         curtailment_mw=curtail,
         peak_flag=flags,
         peak_adder_usd_per_mwh=number(
-            table, "peak_adder_usd_per_mwh", where, unit="USD/MWh", default=0.0, minimum=0.0
+            table,
+            "peak_adder_usd_per_mwh",
+            where,
+            unit="USD/MWh",
+            default=0.0,
+            minimum=0.0,
+            maximum=limits.MAX_PRICE_USD_PER_MWH,
         ),
         ramp_mw_per_hour=ramp,
         min_take_mwh_per_month=number(
-            table, "min_take_mwh_per_month", where, unit="MWh", default=0.0, minimum=0.0
+            table,
+            "min_take_mwh_per_month",
+            where,
+            unit="MWh",
+            default=0.0,
+            minimum=0.0,
+            maximum=limits.MAX_MWH_PER_MONTH,
         ),
         shortfall_usd_per_mwh=number(
-            table, "shortfall_usd_per_mwh", where, unit="USD/MWh", default=0.0, minimum=0.0
+            table,
+            "shortfall_usd_per_mwh",
+            where,
+            unit="USD/MWh",
+            default=0.0,
+            minimum=0.0,
+            maximum=limits.MAX_PENALTY_USD_PER_MWH,
         ),
         cooling=cooling,
     )

@@ -65,13 +65,29 @@ def run_study(
     Raises
     ------
     ScenarioError
-        Refused resume, bad ``refine`` axis, dask missing or unreachable.
+        Refused resume, ``out`` in use by another run (an exclusive lock), bad ``refine``
+        axis, dask missing or unreachable.
     KeyboardInterrupt
         After saving every finished row (resume with ``resume=True``).
     """
     t0 = time.perf_counter()
     out = Path(out)
     store = ResultStore.open(out, study, study.scenario_ids(), resume=resume)
+    try:
+        return _run_locked(
+            study, store, out, t0, workers, scheduler, refine, tolerance, on_start, on_row, charts
+        )
+    finally:
+        store.release()
+
+
+def _run_locked(
+    study, store, out, t0, workers, scheduler, refine, tolerance, on_start, on_row, charts
+) -> StudyRun:
+    files = study.input_files()
+    before = store.manifest.get("input_files") or {}
+    changed = sorted(f for f in files if f in before and before[f] != files[f])
+    store.manifest["input_files"] = files  # written with the next manifest update
     try:
         run = run_scenarios(
             study,
@@ -85,6 +101,8 @@ def run_study(
         )
     finally:
         store.close()
+    run.problems = list(store.problems)
+    run.changed_files = [Path(f).name for f in changed]
     run.out = out
     run.files, run.tipping, run.risk = write_analysis(store.read(), study, out, charts=charts)
     run.seconds = time.perf_counter() - t0

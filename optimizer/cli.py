@@ -1,9 +1,11 @@
 """The ``hashpivot`` command line: plans, scores, what-if studies and scenario tools.
 
 Each command parses its options, calls the library, and turns library errors into exit codes:
-0 ok, 2 bad input (:class:`~models.ScenarioError`), 3 infeasible
-(:class:`~optimizer.errors.InfeasibleError`), 4 solver failure
-(:class:`~optimizer.errors.SolverError`). Never a traceback for a user's mistake.
+0 ok, 2 bad input (:class:`~models.ScenarioError`) or an output that cannot be written
+(:class:`~optimizer.errors.OutputError`, any other :class:`OSError`: permissions, a file in the
+way, disk full, names over 255 bytes), 3 infeasible (:class:`~optimizer.errors.InfeasibleError`),
+4 solver failure (:class:`~optimizer.errors.SolverError`), 1 an internal error (a bug: the
+message says so). Never a traceback.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ import click
 import numpy as np
 
 from models import Scenario, ScenarioError, load_scenario
-from optimizer.errors import InfeasibleError, SolverError
+from optimizer.errors import InfeasibleError, OutputError, SolverError
 from optimizer.lp.backends import BACKENDS
 from optimizer.summary import PlanSummary
 
 EXIT_BAD_INPUT = 2
 EXIT_INFEASIBLE = 3
 EXIT_SOLVER = 4
+EXIT_INTERNAL = 1
 
 
 def _version() -> str:
@@ -52,6 +55,25 @@ def user_errors(fn):
             raise _Failure(f"infeasible: {exc}", EXIT_INFEASIBLE) from None
         except SolverError as exc:
             raise _Failure(f"solver failed: {exc}", EXIT_SOLVER) from None
+        except OutputError as exc:
+            raise _Failure(str(exc), EXIT_BAD_INPUT) from None
+        except OSError as exc:
+            where = exc.filename or "a file"
+            raise _Failure(f"{where}: {exc.strerror or exc}", EXIT_BAD_INPUT) from None
+        except MemoryError:
+            raise _Failure(
+                "out of memory: the scenario is too large for this machine (fewer hours, "
+                "machines or scenarios?)",
+                EXIT_BAD_INPUT,
+            ) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # a bug: say so plainly, never a traceback
+            raise _Failure(
+                f"internal error (a bug in hashpivot; please report it with the input): "
+                f"{type(exc).__name__}: {exc}",
+                EXIT_INTERNAL,
+            ) from None
 
     return wrapper
 
@@ -460,6 +482,15 @@ def study(
         progress.close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+    for problem in result.problems:
+        click.echo(f"resume: {problem}", err=True)
+    if result.recomputed:
+        changed = ", ".join(result.changed_files) or "an input file"
+        click.echo(
+            f"resume: {result.recomputed} scenario(s) run again: their input files changed "
+            f"since they ran ({changed})",
+            err=True,
+        )
     click.echo(
         f"{result.total} scenarios ({result.skipped} already done), {result.ran} run now, "
         f"{result.failed} failed, {result.seconds:.1f} s"

@@ -1,41 +1,128 @@
 """Output files written whole: a temporary file in the same folder, fsync, ``os.replace``.
 
 Every file hashpivot writes goes through :func:`atomic_write`, so a reader (or a resumed run)
-sees either the old file or the new one, never half of one.
+sees either the old file or the new one, never half of one. A set of files that belong
+together (a plan's report) is written into a temporary folder first and moved in by
+:func:`staged_folder`. Temporary names start with :data:`TMP_PREFIX`, so a resumed run removes
+only its own leftovers. Files get the permissions of the umask (``0o666 & ~umask``), like any
+file a program creates, not the 0600 of ``mkstemp``. Operating-system failures become
+:class:`~optimizer.errors.OutputError` naming the path.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
+import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from optimizer.errors import OutputError
+
+#: Prefix of every temporary file and folder hashpivot creates (and may later remove).
+TMP_PREFIX = ".hashpivot-tmp-"
+
+_HINTS = {
+    errno.EACCES: "permission denied (a read-only folder, or not yours?)",
+    errno.EPERM: "operation not permitted",
+    errno.EROFS: "the file system is read-only",
+    errno.ENOSPC: "no space left on the device (disk full)",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.ENAMETOOLONG: "a file or folder name is too long (at most 255 bytes per name)",
+    errno.EEXIST: "a file is in the way (expected a folder)",
+    errno.ENOTDIR: "a file is in the way (expected a folder)",
+    errno.EISDIR: "a folder is in the way (expected a file)",
+}
+
+
+@contextlib.contextmanager
+def output_errors(path: Path) -> Iterator[None]:
+    """Turn an :class:`OSError` while writing under ``path`` into an :class:`OutputError`."""
+    try:
+        yield
+    except OutputError:
+        raise
+    except OSError as exc:
+        what = _HINTS.get(exc.errno or 0, exc.strerror or str(exc))
+        raise OutputError(f"cannot write {exc.filename or path}: {what}") from None
+
+
+def file_mode() -> int:
+    """Permissions of a new file under the current umask (``0o666 & ~umask``)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def make_dir(path: Path) -> Path:
+    """Create folder ``path`` (and parents), naming it when that fails."""
+    path = Path(path)
+    with output_errors(path):
+        if path.exists() and not path.is_dir():
+            raise OutputError(f"cannot write {path}: a file is in the way (expected a folder)")
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Write ``path`` atomically: ``write(tmp)`` into a temp file in the same folder, fsync,
     ``os.replace``, then fsync the folder so the rename itself is durable."""
     path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    with output_errors(path):
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f"{TMP_PREFIX}{path.name[:64]}.", suffix=".tmp", dir=path.parent
+        )
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            write(tmp)
+            os.chmod(tmp, file_mode())
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
     fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def staged_folder(out: Path, *, marker: str, known: tuple[str, ...] = ()) -> Iterator[Path]:
+    """Write a set of files into a temporary folder beside ``out``, then move them in together.
+
+    Yields the temporary folder (inside ``out``'s parent, so the moves are renames on one file
+    system). When the block finishes, ``marker`` (the file that says the set is complete, e.g.
+    ``summary.json``) is removed from ``out`` first, every other new file is moved in, and the
+    new ``marker`` last: a reader that finds ``marker`` finds the files of the same run next to
+    it. Files named in ``known`` that this run did not write (``classes.csv`` of an earlier
+    ``--class-hours`` run) are removed. On an error ``out`` is left as it was.
+    """
+    out = make_dir(out)
+    with output_errors(out):
+        stage = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{out.name[:64]}.", dir=out.parent))
+    try:
+        yield stage
+        with output_errors(out):
+            new = sorted(p.name for p in stage.iterdir())
+            with contextlib.suppress(FileNotFoundError):
+                (out / marker).unlink()
+            for name in [n for n in known if n not in new and n != marker]:
+                with contextlib.suppress(FileNotFoundError):
+                    (out / name).unlink()
+            for name in [n for n in new if n != marker] + [n for n in new if n == marker]:
+                os.replace(stage / name, out / name)
+        fsync_dir(out)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def fsync_dir(directory: Path) -> None:

@@ -20,9 +20,18 @@ from optimizer.lp.backends import highs_model, new_highs, pulp_problem
 from optimizer.lp.model import Lp
 from optimizer.plan import Plan
 from optimizer.report.charts import allocation_chart, duals_chart
-from optimizer.report.files import atomic_write, write_json
+from optimizer.report.files import atomic_write, make_dir, staged_folder, write_json
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+#: Every file a report may hold; ``summary.json`` goes in last and says the set is complete.
+REPORT_FILES = (
+    "plan.csv",
+    "gpus.csv",
+    "classes.csv",
+    "allocation.png",
+    "duals.png",
+    "summary.json",
+)
 
 
 def _csv(frame: pd.DataFrame, path: Path) -> Path:
@@ -36,7 +45,11 @@ def _csv(frame: pd.DataFrame, path: Path) -> Path:
 def write_report(
     plan: Plan, out_dir: str | Path, *, charts: bool = True, class_hours: bool = False
 ) -> list[Path]:
-    """Write the plan's files into ``out_dir`` (created if needed).
+    """Write the plan's files into ``out_dir`` (created if needed), all or none.
+
+    The files are written into a temporary folder beside ``out_dir`` and moved in together,
+    ``summary.json`` last (:func:`optimizer.report.files.staged_folder`): a kill leaves the
+    previous report or the new one, never a new ``plan.csv`` next to an old ``summary.json``.
 
     Parameters
     ----------
@@ -53,18 +66,18 @@ def write_report(
         The files written, ``summary.json`` last.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    with plan.timings.stage("report"):
-        paths = [_csv(plan.site_hours, out / "plan.csv"), _csv(plan.gpu, out / "gpus.csv")]
-        if class_hours:
-            paths.append(_csv(plan.class_hours, out / "classes.csv"))
-        if charts:
-            paths.append(allocation_chart(plan, out / "allocation.png"))
-            paths.append(duals_chart(plan, out / "duals.png"))
-    path = out / "summary.json"
-    write_json(path, plan.summary.to_dict(), indent=2)
-    paths.append(path)
-    return paths
+    with staged_folder(out, marker="summary.json", known=REPORT_FILES) as stage:
+        with plan.timings.stage("report"):
+            paths = [_csv(plan.site_hours, stage / "plan.csv"), _csv(plan.gpu, stage / "gpus.csv")]
+            if class_hours:
+                paths.append(_csv(plan.class_hours, stage / "classes.csv"))
+            if charts:
+                paths.append(allocation_chart(plan, stage / "allocation.png"))
+                paths.append(duals_chart(plan, stage / "duals.png"))
+        path = stage / "summary.json"
+        write_json(path, plan.summary.to_dict(), indent=2)
+        paths.append(path)
+    return [out / p.name for p in paths]
 
 
 def write_model(lp: Lp, path: str | Path, backend: str = "highs") -> Path:
@@ -78,7 +91,7 @@ def write_model(lp: Lp, path: str | Path, backend: str = "highs") -> Path:
     path = Path(path)
     if path.suffix.lower() not in (".lp", ".mps"):
         raise SolverError(f"--write-lp {path}: expected a .lp or .mps file name")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dir(path.parent)
     if backend == "pulp":
         prob, _, _ = pulp_problem(lp)
         if path.suffix.lower() == ".mps":

@@ -6,20 +6,28 @@ from pathlib import Path
 
 from models import Scenario
 from optimizer.report.charts import margin_heatmap
-from optimizer.report.files import atomic_write
+from optimizer.report.files import atomic_write, staged_folder
 from optimizer.score import Scores, score_class_hours
+
+SCORE_FILES = ("machines.csv", "margin_by_class.png", "class_hours.parquet")
 
 
 def write_scores(scenario: Scenario, scores: Scores, out_dir: str | Path) -> list[Path]:
-    """Write ``machines.csv``, ``class_hours.parquet`` and ``margin_by_class.png`` to ``out_dir``."""
+    """Write ``machines.csv``, ``class_hours.parquet`` and ``margin_by_class.png`` to ``out_dir``,
+    all or none: into a temporary folder first, then moved in together
+    (:func:`optimizer.report.files.staged_folder`, ``class_hours.parquet`` last)."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     written = []
-    if len(scores.machines):
-        atomic_write(out / "machines.csv", lambda tmp: scores.machines.to_csv(tmp, index=False))
-        written.append(out / "machines.csv")
     class_hours = score_class_hours(scenario, scores)
-    atomic_write(out / "class_hours.parquet", lambda tmp: class_hours.to_parquet(tmp, index=False))
-    written.append(out / "class_hours.parquet")
-    written.append(margin_heatmap(class_hours, out / "margin_by_class.png"))
-    return written
+    with staged_folder(out, marker="class_hours.parquet", known=SCORE_FILES) as stage:
+        if len(scores.machines):
+            atomic_write(
+                stage / "machines.csv", lambda tmp: scores.machines.to_csv(tmp, index=False)
+            )
+            written.append("machines.csv")
+        written.append(margin_heatmap(class_hours, stage / "margin_by_class.png").name)
+        atomic_write(
+            stage / "class_hours.parquet", lambda tmp: class_hours.to_parquet(tmp, index=False)
+        )
+        written.append("class_hours.parquet")
+    return [out / name for name in written]

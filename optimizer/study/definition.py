@@ -18,7 +18,7 @@ import numpy as np
 
 from models import ScenarioError, set_field
 from models.contracts import LEASE_KEYS, PPA_KEYS
-from models.documents import get_field, lookup, read_toml
+from models.documents import file_digest, get_field, input_files, lookup, read_toml
 from models.example import example_doc
 from models.fields import Where, check_keys, integer, number, one_of, text
 from models.fleet import FLEET_KEYS, HOSTING_KEYS
@@ -205,6 +205,18 @@ class Study:
             doc = with_path(doc, self.monte_carlo, int(values[PATH_AXIS]), self.label)
         return doc
 
+    def input_files(self, values: Mapping[str, Any] | None = None) -> dict[str, str]:
+        """File -> SHA-256 of its bytes, for every file a scenario (the base scenario with
+        ``values``; all axis values when None) reads: series and fleet files."""
+        extra = list(values.values()) if values is not None else [a.values for a in self.axes]
+        paths = set(input_files(self.base_doc, self.base_dir))
+        paths.update(input_files(extra, self.base_dir))
+        return {str(p): file_digest(p) for p in sorted(paths)}
+
+    def inputs_digest(self, values: Mapping[str, Any]) -> str:
+        """One SHA-256 over the contents of the files of one scenario (:meth:`input_files`)."""
+        return digest(self.input_files(values))
+
     def tasks(self, ids_values: Iterable[tuple[str, dict[str, Any]]], origin: str = "study"):
         """:class:`ScenarioTask` for each ``(scenario_id, axis values)``, built lazily."""
         for sid, values in ids_values:
@@ -230,6 +242,7 @@ class Study:
             time_limit_s=self.time_limit_s,
             origin=origin,
             error=error,
+            inputs=self.inputs_digest(values),
         )
 
 

@@ -30,7 +30,10 @@ class LocalExecutor:
 
     def _new_pool(self) -> cf.ProcessPoolExecutor:
         return cf.ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=self._context, initializer=init_worker
+            max_workers=self.workers,
+            mp_context=self._context,
+            initializer=init_worker,
+            initargs=(os.getpid(),),
         )
 
     def submit(self, task: ScenarioTask) -> cf.Future:

@@ -40,6 +40,9 @@ class ScenarioTask:
         ``study`` for the grid, ``refine:AXIS`` for bisection points on AXIS.
     error : str
         A document that could not be formed: the worker reports this instead of running.
+    inputs : str
+        SHA-256 over the contents of every file the scenario reads (its row's
+        ``inputs_sha256``): ``--resume`` runs a scenario again when it changed.
     """
 
     scenario_id: str
@@ -51,6 +54,7 @@ class ScenarioTask:
     solver: str | None = None
     time_limit_s: float | None = None
     origin: str = "study"
+    inputs: str = ""
     error: str = ""
 
 
@@ -128,6 +132,7 @@ def empty_row(task: ScenarioTask) -> dict[str, Any]:
     row: dict[str, Any] = {
         "scenario_id": task.scenario_id,
         "origin": task.origin,
+        "inputs_sha256": task.inputs,
         **{k: cell(v) for k, v in task.values.items()},
         "status": "",
         "error": "",

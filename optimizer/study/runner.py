@@ -42,6 +42,12 @@ class StudyRun:
         Scenarios in the study (grid/zip), without refinement points.
     skipped : int
         Scenarios already done (``--resume``).
+    recomputed : int
+        Scenarios done before whose input files changed since: run again (``--resume``).
+    changed_files : list[str]
+        The input files whose contents changed since the stored rows were computed.
+    problems : list[str]
+        What the resume check of the results folder found (missing, damaged, foreign parts).
     ran : int
         Scenarios run now (refinement points included).
     failed : int
@@ -60,6 +66,9 @@ class StudyRun:
 
     total: int
     skipped: int = 0
+    recomputed: int = 0
+    changed_files: list = field(default_factory=list)
+    problems: list = field(default_factory=list)
     ran: int = 0
     failed: int = 0
     seconds: float = 0.0
@@ -206,9 +215,16 @@ def run_study(
         )
     ids = study.scenario_ids()
     done = store.done_ids()
-    todo = [(sid, v) for sid, v in zip(ids, study.combinations(), strict=True) if sid not in done]
+    stored = stored_inputs(store) if done else {}
+    todo, stale = [], 0
+    for sid, values in zip(ids, study.combinations(), strict=True):
+        if sid not in done:
+            todo.append((sid, values))
+        elif stored.get(sid) != study.inputs_digest(values):
+            todo.append((sid, values))  # its input files changed since its row was computed
+            stale += 1
     todo = dispatch_order(todo, study.hash)
-    run = StudyRun(total=len(ids), skipped=len(ids) - len(todo))
+    run = StudyRun(total=len(ids), skipped=len(ids) - len(todo), recomputed=stale)
     if on_start is not None:
         on_start(len(ids), run.skipped)
     executor = make_executor(workers, scheduler) if (todo or refine_axis) else None
@@ -232,6 +248,16 @@ def run_study(
             executor.shutdown()
     run.seconds = time.perf_counter() - t0
     return run
+
+
+def stored_inputs(store) -> dict[str, str]:
+    """Scenario id -> ``inputs_sha256`` of its stored row (absent in rows of older versions)."""
+    frame = store.read()
+    if "inputs_sha256" not in frame:
+        return {}
+    return dict(
+        zip(frame["scenario_id"].astype(str), frame["inputs_sha256"].astype(str), strict=True)
+    )
 
 
 def dispatch_order(todo: list, seed_hex: str) -> list:

@@ -11,6 +11,7 @@ import math
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -147,10 +148,50 @@ def _summary_columns(summary: PlanSummary) -> dict[str, Any]:
     return out
 
 
-def init_worker() -> None:
-    """Process-pool initializer: ignore Ctrl-C (the parent stops the pool), one numba thread,
-    and warm the kernels and the LP once on a tiny scenario so the first real one is not
-    charged for compilation/cache loading."""
+#: How often a worker checks that the study process is still alive [s].
+WATCHDOG_SECONDS = 1.0
+
+
+def exit_with_parent(parent_pid: int) -> None:
+    """End this worker when the study process ``parent_pid`` dies (killed, crashed).
+
+    A killed parent cannot stop its pool, and each worker holds a scenario and the LP in memory
+    (hundreds of MB). Linux: ``PR_SET_PDEATHSIG`` sends SIGKILL when the process that started
+    this one (the forkserver or the parent) dies; everywhere: a daemon thread polls
+    ``parent_pid`` every :data:`WATCHDOG_SECONDS` and exits when it is gone or reparented.
+    """
+    with contextlib.suppress(Exception):  # best effort: not Linux, or no libc
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    start_ppid = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(WATCHDOG_SECONDS)
+            if os.getppid() != start_ppid or not _alive(parent_pid):
+                os._exit(1)
+
+    threading.Thread(target=watch, name="hashpivot-parent-watchdog", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else (the pid was reused): gone
+        return False
+    return True
+
+
+def init_worker(parent_pid: int | None = None) -> None:
+    """Process-pool initializer: exit when the study process dies, ignore Ctrl-C (the parent
+    stops the pool), one numba thread, and warm the kernels and the LP once on a tiny
+    scenario so the first real one is not charged for compilation/cache loading."""
+    if parent_pid is not None:
+        exit_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if "fork" in multiprocessing.get_all_start_methods():
         # numba's thread launch takes a multiprocessing lock from the default context; under

@@ -358,11 +358,13 @@ def test_store_refuses_another_study_and_adopts_parts_the_manifest_missed(tmp_pa
     store = result_store.ResultStore.open(out, study, study.scenario_ids(), resume=False)
     store.add({"scenario_id": "s0000", "status": "optimal", "error": "", "margin_usd": 1.0})
     store.flush()
+    store.release()
     # a part written just before a kill, which the manifest never named
     pd.DataFrame(
         [{"scenario_id": "s0001", "status": "optimal", "error": "", "margin_usd": 2.0}]
     ).to_parquet(out / "part-00007.parquet")
-    (out / ".part-00008.parquet.123.tmp").write_bytes(b"half a file")
+    (out / ".hashpivot-tmp-part-00008.parquet.123.tmp").write_bytes(b"half a file")
+    (out / ".notes.tmp").write_text("the user's own file")  # not ours: resume keeps it
     with pytest.raises(ScenarioError, match="--resume"):
         result_store.ResultStore.open(out, study, study.scenario_ids(), resume=False)
     other = study_of(tmp_path, "[axes]\nmarket.btc_price_usd = [60000, 80001]")
@@ -370,7 +372,8 @@ def test_store_refuses_another_study_and_adopts_parts_the_manifest_missed(tmp_pa
         result_store.ResultStore.open(out, other, other.scenario_ids(), resume=True)
     again = result_store.ResultStore.open(out, study, study.scenario_ids(), resume=True)
     assert again.done_ids() == {"s0000", "s0001"}
-    assert not list(out.glob("*.tmp"))
+    assert [p.name for p in out.glob(".*.tmp")] == [".notes.tmp"]
+    again.release()
     assert again.read()["margin_usd"].tolist() == [1.0, 2.0]
     manifest = result_store.read_manifest(out)
     assert manifest["complete"] and manifest["study_hash"] == study.hash
