@@ -203,3 +203,104 @@ def score_gpus(
     revenue_usd[tripped] = 0.0
     energy_mwh[tripped] = 0.0
     return GpuScores(revenue_usd, energy_mwh)
+
+
+# --------------------------------------------------------------------------- decomposition
+
+
+def greedy_hours_reference(val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2):
+    """Plain-numpy twin of :func:`kernels.decomposition.greedy_hours`: the same greedy, written
+    rank by rank over all hours at once (items sorted by value per hour)."""
+    from kernels.decomposition import GROUP_HPC, GROUP_KEEP, GROUP_MINING, N_OUT
+
+    eps = 1e-9
+    val = np.asarray(val, dtype=np.float64)
+    qty = np.asarray(qty, dtype=np.float64)
+    grp = np.asarray(grp, dtype=np.int64)
+    n, T = val.shape
+    cols = np.arange(T)
+    order = np.argsort(-val, axis=0, kind="stable")  # [rank, T]: item at each rank
+    x = np.zeros((n, T))
+    load = np.asarray(base, dtype=np.float64).copy()
+    need = np.asarray(forced, dtype=np.float64).copy()
+    slack = {
+        GROUP_MINING: np.asarray(cap_a, float).copy(),
+        GROUP_HPC: np.asarray(cap_v, float).copy(),
+    }
+    infeasible = (slack[GROUP_MINING] < -eps) | (slack[GROUP_HPC] < -eps)
+    for r in range(n):
+        i = order[r]
+        take = np.where((grp[i] == GROUP_KEEP) & (need > 0), np.minimum(qty[i, cols], need), 0.0)
+        x[i, cols] += take
+        need -= take
+        load += take
+    infeasible |= load > imp + eps * (1.0 + imp)
+    value = (val * x).sum(axis=0)
+    stopped = np.zeros(T, dtype=bool)
+    for r in range(n):
+        i = order[r]
+        v = val[i, cols]
+        g = grp[i]
+        avail = qty[i, cols] - x[i, cols]
+        for key in (GROUP_MINING, GROUP_HPC):
+            avail = np.where(g == key, np.minimum(avail, slack[key]), avail)
+        avail = np.where(stopped, 0.0, np.minimum(avail, imp - load))
+        # piece below the block at m1, then above it at m2
+        below = np.where(load < block, np.minimum(avail, block - load), 0.0)
+        ok1 = (below > 0) & (v > m1)
+        stopped |= (below > 0) & ~ok1
+        p1 = np.where(ok1, below, 0.0)
+        rest = np.where(stopped, 0.0, avail - p1)
+        ok2 = (rest > 0) & (v > m2)
+        stopped |= (rest > 0) & ~ok2
+        p2 = np.where(ok2, rest, 0.0)
+        took = p1 + p2
+        x[i, cols] += took
+        load += took
+        value += v * took
+        for key in (GROUP_MINING, GROUP_HPC):
+            slack[key] = np.where(g == key, slack[key] - took, slack[key])
+        stopped |= imp - load <= eps * (1.0 + imp)
+    value -= m1 * np.minimum(np.maximum(load, 0.0), block) + m2 * np.maximum(load - block, 0.0)
+    growable = (x < qty - eps * (1.0 + qty)) & (qty > 0)
+    a_full = slack[GROUP_MINING] <= eps
+    v_full = slack[GROUP_HPC] <= eps
+
+    def best_of(mask):
+        return np.where(mask, val, -np.inf).max(axis=0, initial=-np.inf)
+
+    in_a, in_v, in_k = (
+        (grp == GROUP_MINING)[:, None],
+        (grp == GROUP_HPC)[:, None],
+        (grp == GROUP_KEEP)[:, None],
+    )
+    best_a = best_of(growable & in_a)
+    best_v = best_of(growable & in_v)
+    best = np.maximum.reduce(
+        [
+            best_of(growable & in_k),
+            np.where(a_full, -np.inf, best_a),
+            np.where(v_full, -np.inf, best_v),
+        ]
+    )
+    m_left = np.where(load <= block + eps, m1, m2)
+    m_right = np.where(load < block - eps, m1, m2)
+    omega = np.maximum(m_left, best)
+    e = np.minimum(omega, m_right)
+    at_cap = imp - load <= eps * (1.0 + imp)
+    omega = np.where(at_cap, omega, e)
+    kept_mask = in_k & (x > 0)
+    low_keep = np.where(kept_mask, val, np.inf).min(axis=0, initial=np.inf)
+    kept = np.where(in_k, x, 0.0).sum(axis=0)
+    binding = (forced > 0) & (kept <= forced + eps * (1.0 + forced)) & np.isfinite(low_keep)
+    out = np.zeros((T, N_OUT))
+    out[:, 0] = load
+    out[:, 1] = omega
+    out[:, 2] = e
+    out[:, 3] = omega - e
+    out[:, 4] = np.where(a_full, np.maximum(0.0, best_a - omega), 0.0)
+    out[:, 5] = np.where(v_full, np.maximum(0.0, best_v - omega), 0.0)
+    out[:, 6] = np.where(binding, np.maximum(0.0, omega - np.where(binding, low_keep, 0.0)), 0.0)
+    out[:, 7] = value
+    out[:, 8] = infeasible
+    return x, out

@@ -42,9 +42,10 @@ from optimizer.accounting import (
     net_wash_trades,
     site_hour_arrays,
 )
-from optimizer.errors import InfeasibleError
+from optimizer.errors import InfeasibleError, SolverError
 from optimizer.lp.backends import Solution, highs_iis, solve_lp
 from optimizer.lp.data import LpData, lp_data
+from optimizer.lp.decomposed import DecompositionFallback, solve_decomposed, unsupported
 from optimizer.lp.diagnose import diagnose
 from optimizer.lp.formulation import build_lp
 from optimizer.lp.model import Lp
@@ -97,6 +98,12 @@ class Plan:
     solution: Solution = field(repr=False)
 
     # ----------------------------------------------------------------- arrays
+
+    @property
+    def first_stage(self) -> np.ndarray:
+        """The horizon-wide decisions ``[y[S], f[K], n[K]]`` (MW converted, firm and installed
+        servers): the warm start of a neighbouring scenario's decomposed solve."""
+        return np.concatenate([self._x("y"), self._x("f"), self._x("n")])
 
     def _x(self, name: str) -> np.ndarray:
         return self.lp.cols[name].take(self.solution.x)
@@ -227,9 +234,14 @@ def duals_of(d: LpData, lp: Lp, sol: Solution) -> tuple[pd.DataFrame, pd.DataFra
 # --------------------------------------------------------------------------- entry point
 
 
+#: Solution methods: ``auto`` takes the decomposition wherever it covers the scenario.
+METHODS = ("auto", "decomposed", "monolithic")
+
+
 def plan_scenario(
     scenario: Scenario,
     *,
+    method: str = "auto",
     backend: str = "highs",
     solver: str | None = None,
     threads: int | None = None,
@@ -237,13 +249,21 @@ def plan_scenario(
     scores: Scores | None = None,
     timings: Timings | None = None,
     before_solve: Callable[[Lp], None] | None = None,
+    start: np.ndarray | None = None,
 ) -> Plan:
     """Score, build, solve and read back the allocation LP of a scenario.
 
     Parameters
     ----------
     scenario : Scenario
+    method : {"auto", "decomposed", "monolithic"}
+        ``decomposed``: Benders cuts on the horizon-wide decisions and a greedy per site-hour
+        (docs/model.md §5.9); ``monolithic``: the whole LP in one solver call; ``auto``: the
+        decomposition where it covers the scenario and the backend is HiGHS with its default
+        algorithm, the monolithic LP otherwise (``summary.method`` and ``method_note`` say
+        which ran and why).
     backend : {"highs", "pulp"}
+        Backend of the monolithic LP.
     solver : str, optional
         HiGHS algorithm (``choose``/``simplex``/``ipm``/``pdlp``) or PuLP solver name.
     threads : int, optional
@@ -257,6 +277,9 @@ def plan_scenario(
         callback hears each stage as it ends. A new one by default.
     before_solve : callable, optional
         ``before_solve(lp)`` once the LP is built (the CLI writes ``--write-lp`` files here).
+    start : numpy.ndarray, optional
+        First trial of the decomposition's horizon-wide decisions (:attr:`Plan.first_stage`
+        of a neighbouring scenario); ignored by the monolithic LP.
 
     Returns
     -------
@@ -278,13 +301,68 @@ def plan_scenario(
     if before_solve is not None:
         before_solve(lp)
     with timings.stage("solve"):
-        sol = solve_lp(
-            lp, backend=backend, solver=solver, threads=threads, time_limit_s=time_limit_s
-        )
-        if sol.status == "infeasible":
-            raise InfeasibleError(diagnose(data, lp, sol.iis or (lambda: highs_iis(lp))))
+        sol = solve(data, lp, method, backend, solver, threads, time_limit_s, start)
     with timings.stage("extract"):
         return make_plan(scenario.name, data, lp, sol, timings)
+
+
+def solve(
+    data: LpData,
+    lp: Lp,
+    method: str = "auto",
+    backend: str = "highs",
+    solver: str | None = None,
+    threads: int | None = None,
+    time_limit_s: float | None = None,
+    start: np.ndarray | None = None,
+) -> Solution:
+    """Solve the allocation LP by ``method`` (see :func:`plan_scenario`).
+
+    Raises
+    ------
+    InfeasibleError
+        With the diagnosis (always from the monolithic LP, which names rows).
+    SolverError
+        Unknown method; ``decomposed`` asked for a scenario it does not cover or with a
+        backend other than HiGHS's default.
+    """
+    if method not in METHODS:
+        raise SolverError(f"unknown method {method!r}: expected one of {', '.join(METHODS)}")
+    note = ""
+    if method != "monolithic":
+        reasons = unsupported(data)
+        if backend != "highs" or solver not in (None, "choose"):
+            reasons.append(f"backend {backend} with solver {solver or 'default'} was asked for")
+        if method == "decomposed" and reasons:
+            raise SolverError(
+                "the decomposed method does not cover this run: "
+                + "; ".join(reasons)
+                + " (use --method auto or monolithic)"
+            )
+        if reasons:
+            note = "; ".join(reasons)
+        else:
+            try:
+                sol, info = solve_decomposed(data, lp, time_limit_s=time_limit_s, start=start)
+            except DecompositionFallback as exc:
+                if method == "decomposed":
+                    raise
+                note = str(exc)
+            else:
+                if sol.status == "optimal" or (
+                    method == "decomposed" and sol.status != "infeasible"
+                ):
+                    return sol
+                note = (
+                    "no split fits the firm load: the monolithic LP diagnoses it"
+                    if sol.status == "infeasible"
+                    else f"the decomposition stopped at a gap of {info.gap:.1e}"
+                )
+    sol = solve_lp(lp, backend=backend, solver=solver, threads=threads, time_limit_s=time_limit_s)
+    if sol.status == "infeasible":
+        raise InfeasibleError(diagnose(data, lp, sol.iis or (lambda: highs_iis(lp))))
+    sol.note = note
+    return sol
 
 
 def make_plan(

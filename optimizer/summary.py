@@ -77,6 +77,11 @@ class LeaseSummary:
 class PlanSummary:
     """Totals of a plan.
 
+    Solve: ``method`` is the method that ran (``decomposed`` or ``monolithic``; with
+    ``--method auto`` the decomposition wherever it covers the scenario), ``method_note`` why
+    ``auto`` fell back to the monolithic LP, ``gap`` the decomposition's proven relative gap
+    (docs/model.md §5.9; None for the monolithic LP).
+
     Money: ``margin_usd`` = ``revenue_mining_usd`` (own ASICs, BTC after pool fee) +
     ``revenue_hosting_usd`` (client ASICs) + ``revenue_hpc_usd`` (GPU rent and cloud sales) +
     ``pass_through_usd`` (tenants' energy reimbursement of the firm and interruptible energy
@@ -98,6 +103,9 @@ class PlanSummary:
     status: str
     backend: str
     solver: str
+    method: str
+    method_note: str
+    gap: float | None
     margin_usd: float
     objective_usd: float
     revenue_mining_usd: float
@@ -268,6 +276,9 @@ def summarize(
         status=sol.status,
         backend=sol.backend,
         solver=sol.solver,
+        method=sol.method,
+        method_note=sol.note,
+        gap=sol.gap,
         margin_usd=margin,
         objective_usd=-sol.objective,
         **parts,

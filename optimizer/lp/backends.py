@@ -56,6 +56,13 @@ class Solution:
     iis : callable or None
         For an infeasible HiGHS LP: returns ``(rows, cols)`` of an irreducible infeasible
         subsystem (may be slow; called only when cheap diagnosis fails).
+    method : str
+        ``"monolithic"`` (this module) or ``"decomposed"`` (:mod:`optimizer.lp.decomposed`).
+    gap : float or None
+        Proven relative gap ``(upper - lower) / max(1, |upper|)`` of the decomposition; None
+        for the monolithic LP (the solver's own tolerances apply).
+    note : str
+        Why ``method = "auto"`` fell back to the monolithic LP ("" otherwise).
     """
 
     status: str
@@ -68,6 +75,9 @@ class Solution:
     message: str
     seconds: float
     iis: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None
+    method: str = "monolithic"
+    gap: float | None = None
+    note: str = ""
 
 
 def solve_lp(

@@ -1,0 +1,217 @@
+"""The hourly subproblem of the decomposed allocation LP: a greedy fractional knapsack per hour.
+
+With the horizon-wide decisions fixed (MW converted, firm and installed GPU servers) and the
+coupling rows priced by multipliers, the allocation LP of one site falls apart into one small LP
+per hour (docs/model.md §5.7):
+
+    maximize   sum_i val[i] x[i] - c(L)
+    subject to 0 <= x[i] <= qty[i]
+               sum_{i in A} x[i] <= cap_a        (mining hall)
+               sum_{i in V} x[i] <= cap_v        (HPC hall left by firm servers)
+               sum_{i in K} x[i] >= forced       (firm load an order may not shed)
+               L = base + sum_i x[i] <= imp      (import cap)
+
+Items ``x`` are MWh of load: an ASIC class running (group A), interruptible GPU servers
+(group V), or firm load of a sheddable class kept (group K, worth its SLA penalty and lost
+pass-through per MWh). ``base`` is firm load that cannot be shed. ``c(L)`` is the energy cost,
+convex and piecewise linear: ``m1`` per MWh up to the PPA block ``B`` (the cheaper of using the
+block and buying at spot), ``m2`` above it (spot), peak adders and the minimum-take multiplier
+already folded in.
+
+The greedy takes the forced firm load first, then items by value per MWh, each as far as its
+group cap, the import cap and the energy cost allow; the laminar caps make this optimal. It
+also returns the duals of every row (module-level constants name the columns of ``out``):
+``omega`` the value of one more MWh of load at the site, ``e`` the energy balance price,
+``gamma`` the import limit, ``d_a``/``d_v`` the halls, ``tau`` the shed limit; they satisfy
+complementary slackness with the primal (tests/kernels/test_decomposition.py checks them
+against every row). :func:`greedy_hours` is the numba kernel, ``kernels.reference``'s
+:func:`~kernels.reference.greedy_hours_reference` its plain-numpy twin.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+GROUP_MINING = 0  #: ASIC classes, capped by the mining hall
+GROUP_HPC = 1  #: interruptible GPU servers, capped by the HPC hall
+GROUP_KEEP = 2  #: firm load of sheddable classes kept
+
+#: Columns of ``out``.
+OUT_LOAD, OUT_OMEGA, OUT_E, OUT_GAMMA, OUT_DA, OUT_DV, OUT_TAU, OUT_VALUE, OUT_INFEASIBLE = range(9)
+N_OUT = 9
+
+_EPS = 1e-9  # MWh: slack below which a cap counts as binding
+
+
+@njit(cache=True)
+def _hour(t, val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2, x, out, order):
+    n = val.shape[1]
+    # items with something to offer, by value per MWh, highest first (insertion sort)
+    k = 0
+    for i in range(n):
+        if qty[t, i] > 0.0:
+            j = k
+            while j > 0 and val[t, order[j - 1]] < val[t, i]:
+                order[j] = order[j - 1]
+                j -= 1
+            order[j] = i
+            k += 1
+    for i in range(n):
+        x[t, i] = 0.0
+    slack_a = cap_a[t]
+    slack_v = cap_v[t]
+    load = base[t]
+    need = forced[t]
+    infeasible = 0.0
+    if slack_a < -_EPS or slack_v < -_EPS:
+        infeasible = 1.0
+    # firm load that may not be shed: kept from the most valuable sheddable classes first
+    for j in range(k):
+        i = order[j]
+        if need <= 0.0:
+            break
+        if grp[i] == GROUP_KEEP:
+            take = min(qty[t, i], need)
+            x[t, i] = take
+            need -= take
+            load += take
+    if load > imp[t] + _EPS * (1.0 + imp[t]):
+        infeasible = 1.0
+    value = 0.0
+    for j in range(k):
+        i = order[j]
+        value += val[t, i] * x[t, i]
+    # the greedy: items by value while they beat the marginal cost of energy
+    b = block[t]
+    stop = False
+    for j in range(k):
+        if stop:
+            break
+        i = order[j]
+        g = grp[i]
+        avail = qty[t, i] - x[t, i]
+        if g == GROUP_MINING:
+            avail = min(avail, slack_a)
+        elif g == GROUP_HPC:
+            avail = min(avail, slack_v)
+        avail = min(avail, imp[t] - load)
+        while avail > 0.0:
+            if load < b:
+                m = m1[t]
+                piece = min(avail, b - load)
+            else:
+                m = m2[t]
+                piece = avail
+            if val[t, i] <= m:
+                stop = True
+                break
+            x[t, i] += piece
+            load += piece
+            avail -= piece
+            value += val[t, i] * piece
+            if g == GROUP_MINING:
+                slack_a -= piece
+            elif g == GROUP_HPC:
+                slack_v -= piece
+        if imp[t] - load <= _EPS * (1.0 + imp[t]):
+            stop = True
+    # energy cost of the load above zero
+    below = min(max(load, 0.0), b)
+    cost = m1[t] * below + m2[t] * max(load - b, 0.0)
+    value -= cost
+    # duals: omega = max(marginal cost at the load, best item that could still grow)
+    best = -np.inf
+    best_a = -np.inf
+    best_v = -np.inf
+    low_keep = np.inf
+    kept = 0.0
+    a_full = slack_a <= _EPS
+    v_full = slack_v <= _EPS
+    for j in range(k):
+        i = order[j]
+        g = grp[i]
+        if g == GROUP_KEEP and x[t, i] > 0.0:
+            low_keep = min(low_keep, val[t, i])
+            kept += x[t, i]
+        if x[t, i] < qty[t, i] - _EPS * (1.0 + qty[t, i]):
+            if g == GROUP_MINING:
+                best_a = max(best_a, val[t, i])
+                if not a_full:
+                    best = max(best, val[t, i])
+            elif g == GROUP_HPC:
+                best_v = max(best_v, val[t, i])
+                if not v_full:
+                    best = max(best, val[t, i])
+            else:
+                best = max(best, val[t, i])
+    m_left = m1[t] if load <= b + _EPS else m2[t]
+    m_right = m1[t] if load < b - _EPS else m2[t]
+    omega = max(m_left, best)
+    at_cap = imp[t] - load <= _EPS * (1.0 + imp[t])
+    if at_cap:
+        e = min(m_right, omega)
+    else:
+        e = min(omega, m_right)
+        omega = e
+    gamma = omega - e
+    d_a = max(0.0, best_a - omega) if a_full else 0.0
+    d_v = max(0.0, best_v - omega) if v_full else 0.0
+    tau = 0.0
+    if forced[t] > 0.0 and kept <= forced[t] + _EPS * (1.0 + forced[t]):
+        tau = max(0.0, omega - low_keep) if low_keep < np.inf else 0.0
+    out[t, OUT_LOAD] = load
+    out[t, OUT_OMEGA] = omega
+    out[t, OUT_E] = e
+    out[t, OUT_GAMMA] = gamma
+    out[t, OUT_DA] = d_a
+    out[t, OUT_DV] = d_v
+    out[t, OUT_TAU] = tau
+    out[t, OUT_VALUE] = value
+    out[t, OUT_INFEASIBLE] = infeasible
+
+
+@njit(cache=True)
+def _greedy_hours(val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2, x, out):
+    order = np.empty(val.shape[1], dtype=np.int64)
+    for t in range(val.shape[0]):
+        _hour(t, val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2, x, out, order)
+
+
+def greedy_hours(val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2):
+    """Solve the hourly subproblem of every hour (module docstring).
+
+    Parameters
+    ----------
+    val, qty : float64[I, T]
+        Value [USD/MWh] and most load [MWh] of each item in each hour.
+    grp : int64[I]
+        Group of each item (``GROUP_MINING``, ``GROUP_HPC``, ``GROUP_KEEP``).
+    cap_a, cap_v, imp, base, forced, block, m1, m2 : float64[T]
+        Mining hall and HPC hall room [MW], import cap [MW], firm load that cannot be shed
+        [MW], sheddable firm load that must be kept [MW], PPA block [MW], energy cost per MWh
+        below and above the block [USD/MWh].
+
+    Returns
+    -------
+    x : float64[I, T]
+        MWh of each item.
+    out : float64[T, N_OUT]
+        Load, duals, hourly value ``sum val x - c(L)`` and an infeasibility flag (columns
+        ``OUT_*``).
+    """
+    # hour-major inside the kernel: one hour's items are contiguous
+    val = np.ascontiguousarray(np.asarray(val, dtype=np.float64).T)
+    qty = np.ascontiguousarray(np.asarray(qty, dtype=np.float64).T)
+    x = np.zeros_like(val)
+    out = np.zeros((val.shape[0], N_OUT))
+    f = np.ascontiguousarray
+    _greedy_hours(
+        val,
+        qty,
+        f(grp, dtype=np.int64),
+        *(f(a, dtype=np.float64) for a in (cap_a, cap_v, imp, base, forced, block, m1, m2)),
+        x,
+        out,
+    )
+    return x.T, out
