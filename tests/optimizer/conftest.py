@@ -122,10 +122,25 @@ def scenario(document: dict):
     return build_scenario(document, source="<test>")
 
 
+#: How the hand-derived LP tests solve: the decomposition, and the monolithic LP with each
+#: backend. ``plan(doc, backend=...)`` maps each name to ``method`` and ``backend``.
+SOLVES = ("decomposed", "highs", "pulp")
+
+
 def plan(document: dict, **kw) -> Plan:
-    """Plan a document and check its accounting (every test goes through here)."""
+    """Plan a document and check its accounting (every test goes through here).
+
+    ``backend="decomposed"`` asks for the decomposed method (it must cover the case: it raises
+    otherwise); ``backend="highs"`` or ``"pulp"`` for the monolithic LP with that backend.
+    """
+    if kw.get("backend") == "decomposed":
+        kw.update(backend="highs", method=kw.get("method", "decomposed"))
+    elif "backend" in kw:
+        kw.setdefault("method", "monolithic")
     result = plan_scenario(scenario(document), **kw)
     assert_accounting(result)
+    if kw.get("method") in ("decomposed", "monolithic"):
+        assert result.summary.method == kw["method"]
     return result
 
 

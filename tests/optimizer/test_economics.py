@@ -18,7 +18,7 @@ from optimizer.lp.data import lp_data
 from optimizer.lp.formulation import shortfall_secant
 from optimizer.score import score_scenario
 
-BACKENDS = ["highs", "pulp"]
+BACKENDS = ["decomposed", "highs", "pulp"]  # conftest.SOLVES: both methods, both backends
 
 
 def hourly(plan, column):

@@ -11,12 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from optimizer.errors import InfeasibleError
+from optimizer.errors import InfeasibleError, SolverError
 from optimizer.lp.data import lp_data, month_hours
 from optimizer.lp.formulation import build_lp
 from optimizer.score import score_scenario
 
-BACKENDS = ["highs", "pulp"]
+BACKENDS = ["decomposed", "highs", "pulp"]  # conftest.SOLVES: both methods, both backends
 
 
 def scores_of(tiny, document):
@@ -301,10 +301,16 @@ def test_monthly_minimum_take_with_shortfall(tiny, shortfall_price, mined_mwh):
 def test_ramp_limit(tiny, backend):
     prices = np.array([30.0, 100.0, 30.0])
     free = tiny.plan(tiny.doc(sites=[tiny.site(price_usd_per_mwh=prices)]), backend=backend)
-    ramped = tiny.plan(
-        tiny.doc(sites=[tiny.site(price_usd_per_mwh=prices, ramp_mw_per_hour=0.5)]),
-        backend=backend,
-    )
+    ramped_doc = tiny.doc(sites=[tiny.site(price_usd_per_mwh=prices, ramp_mw_per_hour=0.5)])
+    if backend == "decomposed":
+        # ramp rows couple hours: the decomposition refuses them, auto falls back and says so
+        with pytest.raises(SolverError, match="ramp limits couple the hours"):
+            tiny.plan(ramped_doc, backend=backend)
+        ramped = tiny.plan(ramped_doc, backend=backend, method="auto")
+        assert ramped.summary.method == "monolithic"
+        assert "ramp limits" in ramped.summary.method_note
+    else:
+        ramped = tiny.plan(ramped_doc, backend=backend)
     # free: on, off, on -> 2 x 2 MWh x 20 USD = 80
     assert free.summary.margin_usd == pytest.approx(80.0, rel=1e-9)
     # ramped: with L1 = a, L0, L2 <= a + 0.5: margin 20 (L0 + L2) - 50 a = 20 - 10 a -> a = 0
@@ -503,7 +509,7 @@ def test_highs_row_dual_sign_convention_on_a_two_variable_lp():
         gpu_v=np.zeros(0, np.int64),
         gpu_w=np.zeros(0, np.int64),
     )
-    for backend in BACKENDS:
+    for backend in ("highs", "pulp"):
         sol = solve_lp(lp, backend=backend)
         assert sol.objective == pytest.approx(-7.0)
         np.testing.assert_allclose(sol.x, [1.0, 3.0], atol=1e-9)
