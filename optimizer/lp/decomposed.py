@@ -952,7 +952,9 @@ def assemble(d: LpData, lp: Lp, sites, z, evals, duals, master: Master, m_row, m
             put(dual, rows["min_take"], take_row[s], hd.take)
         out = hd.out
         put(dual, rows["load"], s, -out[:, OUT_OMEGA])
-        put(dual, rows["energy_balance"], s, -out[:, OUT_E])
+        # the greedy prices energy net of the peak adder and the minimum-take multiplier
+        e = out[:, OUT_E] - d.peak_adder_usd_per_mwh[s] + hd.take[site.month]
+        put(dual, rows["energy_balance"], s, -e)
         put(dual, rows["import"], s, -out[:, OUT_GAMMA])
         put(dual, rows["mining_hall"], s, -out[:, OUT_DA])
         put(dual, rows["hpc_hall"], s, -out[:, OUT_DV])
