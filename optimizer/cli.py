@@ -20,7 +20,7 @@ import numpy as np
 
 from models import Scenario, ScenarioError, load_scenario
 from optimizer.errors import InfeasibleError, OutputError, SolverError
-from optimizer.lp.backends import BACKENDS
+from optimizer.lp.backends import BACKENDS, METHODS
 from optimizer.summary import PlanSummary
 
 EXIT_BAD_INPUT = 2
@@ -545,7 +545,8 @@ def plan_table(summary: PlanSummary) -> str:
         ("minimum-take shortfall", -s.shortfall_usd),
     )
     lines = [
-        f"{s.scenario}: {s.status} ({s.backend}: {s.solver}), {s.hours:,} hours",
+        f"{s.scenario}: {s.status} ({s.method}; {s.backend}: {s.solver}), {s.hours:,} hours"
+        + (f"\n  auto fell back to the monolithic LP: {s.method_note}" if s.method_note else ""),
         f"mean MW         mining {s.mean_mining_mw:,.1f} | HPC firm {s.mean_hpc_firm_mw:,.1f}"
         f" | HPC interruptible {s.mean_hpc_interruptible_mw:,.1f}"
         f" | curtailed {s.mean_curtailed_mw:,.1f}",
@@ -568,6 +569,15 @@ def plan_table(summary: PlanSummary) -> str:
 @main.command()
 @scenario_argument
 @out_option("Folder for plan.csv, summary.json and the charts.")
+@click.option(
+    "--method",
+    type=click.Choice(METHODS),
+    default="auto",
+    show_default=True,
+    help="decomposed: Benders cuts on the MW converted and the servers, a greedy per "
+    "site-hour (fast, exact to a proven gap); monolithic: the whole LP in one solver call; "
+    "auto: decomposed wherever it covers the scenario (not ramp limits, not --backend pulp).",
+)
 @click.option(
     "--backend",
     type=click.Choice(BACKENDS),
@@ -601,7 +611,16 @@ def plan_table(summary: PlanSummary) -> str:
 @click.option("--no-charts", is_flag=True, help="Skip allocation.png and duals.png.")
 @user_errors
 def plan(
-    scenario, out_dir, backend, solver, write_lp, threads, time_limit_s, class_hours, no_charts
+    scenario,
+    out_dir,
+    method,
+    backend,
+    solver,
+    write_lp,
+    threads,
+    time_limit_s,
+    class_hours,
+    no_charts,
 ) -> None:
     """Plan the hour-by-hour split of power between mining and HPC: kernel, LP, report.
 
@@ -627,6 +646,7 @@ def plan(
         loaded = load_or_example(scenario)
     result = plan_scenario(
         loaded,
+        method=method,
         backend=backend,
         solver=solver,
         threads=threads,

@@ -43,7 +43,7 @@ from optimizer.accounting import (
     site_hour_arrays,
 )
 from optimizer.errors import InfeasibleError, SolverError
-from optimizer.lp.backends import Solution, highs_iis, solve_lp
+from optimizer.lp.backends import METHODS, Solution, highs_iis, solve_lp
 from optimizer.lp.data import LpData, lp_data
 from optimizer.lp.decomposed import DecompositionFallback, solve_decomposed, unsupported
 from optimizer.lp.diagnose import diagnose
@@ -234,10 +234,6 @@ def duals_of(d: LpData, lp: Lp, sol: Solution) -> tuple[pd.DataFrame, pd.DataFra
 # --------------------------------------------------------------------------- entry point
 
 
-#: Solution methods: ``auto`` takes the decomposition wherever it covers the scenario.
-METHODS = ("auto", "decomposed", "monolithic")
-
-
 def plan_scenario(
     scenario: Scenario,
     *,
@@ -250,6 +246,7 @@ def plan_scenario(
     timings: Timings | None = None,
     before_solve: Callable[[Lp], None] | None = None,
     start: np.ndarray | None = None,
+    kernel: Callable[[Scenario], Scores] | None = None,
 ) -> Plan:
     """Score, build, solve and read back the allocation LP of a scenario.
 
@@ -280,6 +277,9 @@ def plan_scenario(
     start : numpy.ndarray, optional
         First trial of the decomposition's horizon-wide decisions (:attr:`Plan.first_stage`
         of a neighbouring scenario); ignored by the monolithic LP.
+    kernel : callable, optional
+        ``kernel(scenario) -> Scores`` in place of :func:`~optimizer.score.score_scenario`
+        (studies pass a :class:`~optimizer.score.KernelCache`'s ``scores``).
 
     Returns
     -------
@@ -294,7 +294,7 @@ def plan_scenario(
     timings = timings if timings is not None else Timings()
     with timings.stage("kernel"):
         if scores is None:
-            scores = score_scenario(scenario)
+            scores = (kernel or score_scenario)(scenario)
     with timings.stage("build"):
         data = lp_data(scenario, scores)
         lp = build_lp(data)

@@ -6,6 +6,7 @@ as those arrays and wraps the results with names.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,83 +64,160 @@ def usd_per_th_hour(scenario: Scenario) -> np.ndarray:
 def score_scenario(scenario: Scenario) -> Scores:
     """Run the revenue kernel over every machine and hour of ``scenario``."""
     s = scenario
-    temp = s.site_matrix("temp_c")
-    price = s.site_matrix("price_usd_per_mwh")
-    pue0, pue_slope, pue_ref = s.pue_tables()
     usd = usd_per_th_hour(s)
-    f = s.fleet
-    if len(f):
-        asic = score_asics(
-            usd,
-            temp,
-            price,
-            pue0,
-            pue_slope,
-            pue_ref,
-            f.site,
-            f.cooling,
-            f.klass,
-            f.hashrate_ths,
-            f.power_kw,
-            f.availability,
-            f.alpha_per_c,
-            f.beta_per_c,
-            f.t_ref_c,
-            f.t_max_c,
-            f.hosted,
-            f.hosting_usd_per_mwh,
-            len(s.classes),
-        )
-        R, E = asic.revenue_usd, asic.energy_mwh
-        names = np.array([c.name for c in s.classes], dtype=object)
-        machines = pd.DataFrame(
-            {
-                "machine_id": f.machine_id,
-                "site": np.array(s.site_names, dtype=object)[f.site],
-                "model": f.model,
-                "class": names[f.klass],
-                "hosted": f.hosted,
-                "efficiency_j_per_th": f.efficiency_j_per_th,
-                "revenue_usd": asic.machine_revenue_usd,
-                "energy_mwh": asic.machine_energy_mwh,
-                "hours_in_money": asic.machine_hours_in_money,
-                "mean_breakeven_usd_per_mwh": asic.machine_mean_breakeven_usd_per_mwh,
-            }
-        )
-    else:
-        R = E = np.zeros((0, s.hours))
-        machines = pd.DataFrame()
-    if s.gpus:
-        g = s.gpus
-        gpu = score_gpus(
-            temp,
-            price,
-            pue0,
-            pue_slope,
-            pue_ref,
-            np.array([k.site for k in g], dtype=np.int64),
-            np.array([k.cooling for k in g], dtype=np.int64),
-            np.array([k.power_kw for k in g]),
-            np.array([k.it_kw for k in g]),
-            np.array([k.colocation for k in g]),
-            np.array([float(k.gpus) for k in g]),
-            np.ascontiguousarray(np.stack([k.rate_usd_per_gpu_hour for k in g])),
-            np.array([k.utilization for k in g]),
-            np.array([k.lease_usd_per_kw_month for k in g]),
-            np.array([k.power_pass_through for k in g]),
-            np.array([k.beta_per_c for k in g]),
-            np.array([k.t_ref_c for k in g]),
-            np.array([k.t_max_c for k in g]),
-        )
-        Rg, Eg = gpu.revenue_usd, gpu.energy_mwh
-    else:
-        Rg = Eg = np.zeros((0, s.hours))
+    R, E, machines = _score_asics(s, usd)
+    Rg, Eg = _score_gpus(s)
+    return Scores(R, E, Rg, Eg, usd, _hashprice(s), machines)
+
+
+def _hashprice(s: Scenario) -> np.ndarray:
     m = s.market
-    hashprice = np.asarray(
+    return np.asarray(
         hashprice_usd_per_ph_day(m.btc_price_usd, m.difficulty, m.fees_btc_per_block, m.height),
         dtype=float,
     )
-    return Scores(R, E, Rg, Eg, usd, hashprice, machines)
+
+
+def _score_asics(s: Scenario, usd: np.ndarray) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Class revenue ``R`` and energy ``E`` [C, T], and the per-machine frame."""
+    temp = s.site_matrix("temp_c")
+    price = s.site_matrix("price_usd_per_mwh")
+    pue0, pue_slope, pue_ref = s.pue_tables()
+    f = s.fleet
+    if not len(f):
+        return np.zeros((0, s.hours)), np.zeros((0, s.hours)), pd.DataFrame()
+    asic = score_asics(
+        usd,
+        temp,
+        price,
+        pue0,
+        pue_slope,
+        pue_ref,
+        f.site,
+        f.cooling,
+        f.klass,
+        f.hashrate_ths,
+        f.power_kw,
+        f.availability,
+        f.alpha_per_c,
+        f.beta_per_c,
+        f.t_ref_c,
+        f.t_max_c,
+        f.hosted,
+        f.hosting_usd_per_mwh,
+        len(s.classes),
+    )
+    names = np.array([c.name for c in s.classes], dtype=object)
+    machines = pd.DataFrame(
+        {
+            "machine_id": f.machine_id,
+            "site": np.array(s.site_names, dtype=object)[f.site],
+            "model": f.model,
+            "class": names[f.klass],
+            "hosted": f.hosted,
+            "efficiency_j_per_th": f.efficiency_j_per_th,
+            "revenue_usd": asic.machine_revenue_usd,
+            "energy_mwh": asic.machine_energy_mwh,
+            "hours_in_money": asic.machine_hours_in_money,
+            "mean_breakeven_usd_per_mwh": asic.machine_mean_breakeven_usd_per_mwh,
+        }
+    )
+    return asic.revenue_usd, asic.energy_mwh, machines
+
+
+def _score_gpus(s: Scenario) -> tuple[np.ndarray, np.ndarray]:
+    """Revenue and energy of one server of each GPU class [K, T]."""
+    if not s.gpus:
+        return np.zeros((0, s.hours)), np.zeros((0, s.hours))
+    g = s.gpus
+    gpu = score_gpus(
+        s.site_matrix("temp_c"),
+        s.site_matrix("price_usd_per_mwh"),
+        *s.pue_tables(),
+        np.array([k.site for k in g], dtype=np.int64),
+        np.array([k.cooling for k in g], dtype=np.int64),
+        np.array([k.power_kw for k in g]),
+        np.array([k.it_kw for k in g]),
+        np.array([k.colocation for k in g]),
+        np.array([float(k.gpus) for k in g]),
+        np.ascontiguousarray(np.stack([k.rate_usd_per_gpu_hour for k in g])),
+        np.array([k.utilization for k in g]),
+        np.array([k.lease_usd_per_kw_month for k in g]),
+        np.array([k.power_pass_through for k in g]),
+        np.array([k.beta_per_c for k in g]),
+        np.array([k.t_ref_c for k in g]),
+        np.array([k.t_max_c for k in g]),
+    )
+    return gpu.revenue_usd, gpu.energy_mwh
+
+
+def fleet_key(scenario: Scenario) -> str:
+    """Digest of everything the ASIC kernel's energy and TH-hours depend on: the hours, the
+    fleet, the classes, temperatures and cooling (not the market, not power prices)."""
+    s = scenario
+    f = s.fleet
+    h = hashlib.sha256()
+    h.update(np.asarray(s.index.asi8).tobytes())
+    h.update(np.ascontiguousarray(s.site_matrix("temp_c")).tobytes())
+    for table in s.pue_tables():
+        h.update(np.ascontiguousarray(table, dtype=float).tobytes())
+    h.update(repr([(c.name, c.site, c.hosted) for c in s.classes]).encode())
+    if len(f):
+        for name in (
+            "site",
+            "cooling",
+            "klass",
+            "hashrate_ths",
+            "power_kw",
+            "availability",
+            "alpha_per_c",
+            "beta_per_c",
+            "t_ref_c",
+            "t_max_c",
+            "hosted",
+            "hosting_usd_per_mwh",
+        ):
+            h.update(np.ascontiguousarray(getattr(f, name)).tobytes())
+    return h.hexdigest()
+
+
+class KernelCache:
+    """One ASIC kernel run reused while only market fields and power prices change.
+
+    Own-ASIC revenue is exactly linear in the hourly USD per TH-hour and energy does not depend
+    on the market (docs/model.md §3.6): a run at 1 USD per TH-hour gives every own class's
+    TH-hours, and ``R = TH-hours x usd_per_th_hour``; hosted classes earn their rate on their
+    energy whatever the market. GPU classes (cheap; their pass-through follows the price) are
+    scored afresh. Studies keep one cache per worker. The per-machine frame (``machines``) is
+    left empty: it is a report of ``score``, not an LP input.
+
+    Attributes
+    ----------
+    runs, hits : int
+        Kernel runs and reuses so far.
+    """
+
+    def __init__(self) -> None:
+        self._key: str | None = None
+        self._unit: tuple[np.ndarray, np.ndarray] | None = None
+        self.runs = 0
+        self.hits = 0
+
+    def scores(self, scenario: Scenario) -> Scores:
+        s = scenario
+        key = fleet_key(s)
+        if key != self._key:
+            R1, E, _ = _score_asics(s, np.ones(s.hours))
+            self._key, self._unit = key, (R1, E)
+            self.runs += 1
+        else:
+            self.hits += 1
+        R1, E = self._unit
+        usd = usd_per_th_hour(s)
+        hosted = np.array([c.hosted for c in s.classes], dtype=bool)[:, None]
+        R = np.where(hosted, R1, R1 * usd[None, :])
+        Rg, Eg = _score_gpus(s)
+        return Scores(R, E, Rg, Eg, usd, _hashprice(s), pd.DataFrame())
 
 
 def score_class_hours(scenario: Scenario, scores: Scores) -> pd.DataFrame:

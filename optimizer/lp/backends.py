@@ -20,6 +20,9 @@ from optimizer.errors import SolverError
 from optimizer.lp.model import Lp
 
 BACKENDS = ("highs", "pulp")
+#: Solution methods (:func:`optimizer.plan.plan_scenario`): ``auto`` takes the decomposition
+#: (:mod:`optimizer.lp.decomposed`) wherever it covers the scenario.
+METHODS = ("auto", "decomposed", "monolithic")
 HIGHS_SOLVERS = ("choose", "simplex", "ipm", "pdlp")
 #: PuLP solvers tried in turn when none is named: CBC as bundled with PuLP 2.8/3.x, a system
 #: CBC (PuLP 4 drops the bundled one), then HiGHS through highspy.

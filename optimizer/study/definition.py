@@ -26,7 +26,7 @@ from models.gpus import GPU_KEYS
 from models.market import MARKET_KEYS
 from models.scenario import SCENARIO_KEYS, TOP_KEYS
 from models.sites import SITE_KEYS
-from optimizer.lp.backends import BACKENDS
+from optimizer.lp.backends import BACKENDS, METHODS
 from optimizer.study.monte_carlo import MonteCarlo, parse_monte_carlo, path_start, with_path
 from optimizer.study.rows import PATH_AXIS, ScenarioTask, digest
 
@@ -36,7 +36,17 @@ BUILTIN_EXAMPLE = "builtin:example"
 STUDY_TOP_KEYS = ("study", "overrides", "axes", "monte_carlo")
 
 
-STUDY_KEYS = ("name", "description", "base", "combine", "seed", "backend", "solver", "time_limit_s")
+STUDY_KEYS = (
+    "name",
+    "description",
+    "base",
+    "combine",
+    "seed",
+    "method",
+    "backend",
+    "solver",
+    "time_limit_s",
+)
 
 
 COMBINE = ("grid", "zip")
@@ -144,6 +154,7 @@ class Study:
     axes: tuple[Axis, ...]
     combine: str
     monte_carlo: MonteCarlo | None
+    method: str
     backend: str
     solver: str | None
     time_limit_s: float | None
@@ -240,6 +251,7 @@ class Study:
             backend=self.backend,
             solver=self.solver,
             time_limit_s=self.time_limit_s,
+            method=self.method,
             origin=origin,
             error=error,
             inputs=self.inputs_digest(values),
@@ -281,6 +293,7 @@ def parse_study(
     text(head, "description", hw, default="")
     combine = text(head, "combine", hw, default="grid", choices=COMBINE)
     seed = integer(head, "seed", hw, default=0)
+    method = text(head, "method", hw, default="auto", choices=METHODS)
     backend = text(head, "backend", hw, default="highs", choices=BACKENDS)
     solver = text(head, "solver", hw, default=None) if "solver" in head else None
     time_limit_s = (
@@ -335,6 +348,7 @@ def parse_study(
         axes=tuple(axes),
         combine=combine,
         monte_carlo=monte_carlo,
+        method=method,
         backend=backend,
         solver=solver,
         time_limit_s=time_limit_s,
@@ -347,6 +361,7 @@ def parse_study(
             "axes": [[a.path, a.kind, list(a.values)] for a in axes],
             "combine": combine,
             "monte_carlo": dataclasses.asdict(monte_carlo) if monte_carlo else None,
+            "method": method,
             "backend": backend,
             "solver": solver,
             "time_limit_s": time_limit_s,

@@ -34,7 +34,7 @@ class ScenarioTask:
         Folder for relative series files.
     source : str
         Label for error messages, naming the study and the scenario.
-    backend, solver, time_limit_s
+    method, backend, solver, time_limit_s
         Passed to :func:`optimizer.plan.plan_scenario` (with ``threads=1``).
     origin : str
         ``study`` for the grid, ``refine:AXIS`` for bisection points on AXIS.
@@ -53,6 +53,7 @@ class ScenarioTask:
     backend: str = "highs"
     solver: str | None = None
     time_limit_s: float | None = None
+    method: str = "auto"
     origin: str = "study"
     inputs: str = ""
     error: str = ""
@@ -136,6 +137,9 @@ def empty_row(task: ScenarioTask) -> dict[str, Any]:
         **{k: cell(v) for k, v in task.values.items()},
         "status": "",
         "error": "",
+        "method": "",
+        "method_note": "",
+        "gap": math.nan,
         "hours": math.nan,
     }
     row.update({k: math.nan for k in SUMMARY_FIELDS})

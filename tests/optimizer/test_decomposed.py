@@ -245,3 +245,36 @@ def test_decomposed_equals_monolithic_on_random_scenarios(tiny, data):
     assert gap < 1e-6 and sign < 1e-5
     assert (dec.site_hours["import_value_usd_per_mwh"] >= -1e-7).all()
     assert (dec.lease_duals[["min_cost_usd_per_mw", "max_value_usd_per_mw"]] >= 0).all().all()
+
+
+def test_kernel_cache_equals_a_fresh_kernel_run():
+    """Market and power-price changes reuse one ASIC kernel run; the scores are the kernel's."""
+    from optimizer.score import KernelCache
+
+    base = set_field(example_doc(), "scenario.hours", 168)
+    variants = [
+        base,
+        set_field(base, "market.btc_price_usd", 150_000),
+        set_field(
+            set_field(base, "market.fees_btc_per_block", 0.2), "market.network_hashrate_ehs", 1400
+        ),
+        set_field(base, "sites.odessa.price_usd_per_mwh", 45.0),
+    ]
+    cache = KernelCache()
+    for doc in variants:
+        s = build_scenario(doc, source="<example>")
+        cached, fresh = cache.scores(s), score_scenario(s)
+        for name in (
+            "asic_revenue_usd",
+            "asic_energy_mwh",
+            "gpu_revenue_usd",
+            "gpu_energy_mwh",
+            "usd_per_th_hour",
+        ):
+            np.testing.assert_allclose(
+                getattr(cached, name), getattr(fresh, name), rtol=1e-12, atol=1e-12
+            )
+    assert (cache.runs, cache.hits) == (1, 3)
+    # a fleet change is a new kernel run
+    cache.scores(build_scenario(set_field(base, "fleet.0.count", 100), source="<example>"))
+    assert cache.runs == 2
