@@ -255,7 +255,7 @@ def plan_scenario(
     scenario : Scenario
     method : {"auto", "decomposed", "monolithic"}
         ``decomposed``: Benders cuts on the horizon-wide decisions and a greedy per site-hour
-        (docs/model.md §5.9); ``monolithic``: the whole LP in one solver call; ``auto``: the
+        (docs/model.md §5.8); ``monolithic``: the whole LP in one solver call; ``auto``: the
         decomposition where it covers the scenario and the backend is HiGHS with its default
         algorithm, the monolithic LP otherwise (``summary.method`` and ``method_note`` say
         which ran and why).

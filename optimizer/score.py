@@ -185,7 +185,7 @@ class KernelCache:
     """One ASIC kernel run reused while only market fields and power prices change.
 
     Own-ASIC revenue is exactly linear in the hourly USD per TH-hour and energy does not depend
-    on the market (docs/model.md §3.6): a run at 1 USD per TH-hour gives every own class's
+    on the market (docs/model.md §5.8): a run at 1 USD per TH-hour gives every own class's
     TH-hours, and ``R = TH-hours x usd_per_th_hour``; hosted classes earn their rate on their
     energy whatever the market. GPU classes (cheap; their pass-through follows the price) are
     scored afresh. Studies keep one cache per worker. The per-machine frame (``machines``) is

@@ -80,7 +80,7 @@ class PlanSummary:
     Solve: ``method`` is the method that ran (``decomposed`` or ``monolithic``; with
     ``--method auto`` the decomposition wherever it covers the scenario), ``method_note`` why
     ``auto`` fell back to the monolithic LP, ``gap`` the decomposition's proven relative gap
-    (docs/model.md §5.9; None for the monolithic LP).
+    (docs/model.md §5.8; None for the monolithic LP).
 
     Money: ``margin_usd`` = ``revenue_mining_usd`` (own ASICs, BTC after pool fee) +
     ``revenue_hosting_usd`` (client ASICs) + ``revenue_hpc_usd`` (GPU rent and cloud sales) +

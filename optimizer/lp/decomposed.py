@@ -1,5 +1,5 @@
 """The decomposed solver: Benders cuts on the horizon-wide decisions, a greedy per site-hour
-(docs/model.md §5.9).
+(docs/model.md §5.8).
 
 Only a handful of columns span the horizon: MW converted ``y[s]``, firm servers ``f[k]`` and
 installed servers ``n[k]``. With them fixed, the allocation LP falls apart by site and, once
@@ -266,7 +266,7 @@ class SiteEval:
 
 @dataclass(eq=False)
 class SiteProblem:
-    """The second stage of one site: items, energy costs and coupling rows (docs/model.md §5.9)."""
+    """The second stage of one site: items, energy costs and coupling rows (docs/model.md §5.8)."""
 
     d: LpData
     s: int
@@ -539,7 +539,7 @@ class SiteProblem:
         return {"server": server, "shed": shed}
 
     def gradient(self, z: np.ndarray, it: dict, sol: HourSolution) -> np.ndarray:
-        """Supergradient of the site's bound in ``z`` (docs/model.md §5.9)."""
+        """Supergradient of the site's bound in ``z`` (docs/model.md §5.8)."""
         d, lay = self.d, self.layout
         out = sol.out
         omega, d_a, d_v, tau = out[:, OUT_OMEGA], out[:, OUT_DA], out[:, OUT_DV], out[:, OUT_TAU]

@@ -1,4 +1,4 @@
-"""The decomposed solver against the monolithic LP (docs/model.md §5.9).
+"""The decomposed solver against the monolithic LP (docs/model.md §5.8).
 
 Same optimum to 1e-6 (in practice 1e-9) on random multi-site scenarios and on the example at
 low, middle and high BTC prices; the duals it assembles are an optimal dual solution of the
