@@ -106,6 +106,8 @@ def score_scenario(scenario: Scenario) -> Scores:
                 "mean_breakeven_usd_per_mwh": asic.machine_mean_breakeven_usd_per_mwh,
             }
         )
+        for k, v in reversed(f.tags.items()):  # rack, serial, ... next to the model
+            machines.insert(3, k if k not in machines else f"tag_{k}", v)
     else:
         R = E = np.zeros((0, s.hours))
         machines = pd.DataFrame()
