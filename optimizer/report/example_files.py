@@ -38,7 +38,7 @@ def write_example(directory: str | Path, *, force: bool = False) -> Path:
     directory = Path(directory)
     files = example_files()
     if not force:
-        refuse_overwrite(directory, list(files))
+        refuse_overwrite(directory, sorted(files, key=lambda n: n != "scenario.toml"))
     make_dir(directory)
     for name, content in files.items():
         if isinstance(content, pd.DataFrame):
