@@ -3,12 +3,19 @@
 from models.catalog import catalog
 from models.documents import set_field
 from models.errors import ScenarioError
-from models.scenario import Scenario, build_scenario, load_scenario, read_scenario_doc
+from models.scenario import (
+    Scenario,
+    build_scenario,
+    capacity_warnings,
+    load_scenario,
+    read_scenario_doc,
+)
 
 __all__ = [
     "Scenario",
     "ScenarioError",
     "build_scenario",
+    "capacity_warnings",
     "catalog",
     "load_scenario",
     "read_scenario_doc",

@@ -2,11 +2,19 @@
 
 Machines are scored one by one by the kernel; the LP sees *classes*: machines of one site, one
 model, one efficiency band and one owner (own fleet or a hosting contract).
+
+Every machine has a unique id: per-machine files give their own (a repeated id is refused,
+naming both rows), grouped rows number theirs ``site/model/owner/i`` on from the last row of the
+same site, model and owner. Extra columns of a per-machine file (``rack``, ``serial``, ...) are
+kept as text tags; a column that looks like a misspelt field (``availabilty``) or a field of
+grouped rows only (``alpha_per_c``) is refused instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import dataclasses
+import difflib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +52,17 @@ _OVERRIDES = (
 )
 FLEET_KEYS = ("site", "model", "count", "file", *_OVERRIDES)
 HOSTING_KEYS = ("name", "site", "model", "count", "rate_usd_per_mwh", "uptime", *_OVERRIDES)
+#: Columns of a per-machine fleet file; any other column is a tag (unless it looks like a field).
+MACHINE_COLUMNS = (
+    "id",
+    "site",
+    "model",
+    "hashrate_ths",
+    "power_kw",
+    "power_w",
+    "cooling",
+    "availability",
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,6 +95,9 @@ class Fleet:
         True for a client's machine under a hosting contract (bool).
     hosting_usd_per_mwh : numpy.ndarray
         Hosting rate paid by the client [USD/MWh] (0 for own machines).
+    tags : dict[str, numpy.ndarray]
+        Extra columns of per-machine files (``rack``, ``serial``, ...), as text, one entry per
+        machine (``""`` for machines without the column).
     """
 
     machine_id: np.ndarray
@@ -92,6 +114,7 @@ class Fleet:
     t_max_c: np.ndarray
     hosted: np.ndarray
     hosting_usd_per_mwh: np.ndarray
+    tags: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.machine_id)
@@ -205,6 +228,9 @@ class _FleetBuilder:
         self.bands = np.asarray(bands)
         self.parts: list[dict[str, np.ndarray]] = []
         self.contracts: list[tuple[str | None, float]] = []  # per part: (contract, uptime)
+        self.sources: list[Callable[[int], Where]] = []  # per part: where its i-th machine is
+        self.tags: list[dict[str, np.ndarray]] = []  # per part: tag columns
+        self.numbered: dict[str, int] = {}  # ids a grouped-row prefix has used
 
     def _site(self, name: str, where: Where) -> int:
         return self.site_names.index(one_of(name, self.site_names, where, what="site"))
@@ -254,11 +280,12 @@ class _FleetBuilder:
         cooling = text(
             row, "cooling", where, default=cat.cooling if cat else "air", choices=ASIC_COOLING
         )
+        prefix = f"{self.site_names[site]}/{name}/{contract or 'own'}"
+        first = self.numbered.get(prefix, 0)
+        self.numbered[prefix] = first + count
         self._add(
-            ids=np.array(
-                [f"{self.site_names[site]}/{name}/{contract or 'own'}/{i}" for i in range(count)],
-                dtype=object,
-            ),
+            ids=np.array([f"{prefix}/{first + i}" for i in range(count)], dtype=object),
+            source=lambda i: Where(where.file, f"{where.path} (machine {i + 1} of the row)"),
             model=np.full(count, name, dtype=object),
             site=np.full(count, site),
             cooling=np.full(count, COOLING_TYPES.index(cooling)),
@@ -274,11 +301,15 @@ class _FleetBuilder:
         )
 
     def add_file(self, row: Mapping[str, Any], where: Where, base_dir: Path) -> None:
+        """Machines of a per-machine file, or of a DataFrame with its columns (Python API)."""
         check_keys(row, ("file",), where)
-        path = Path(text(row, "file", where))
-        path = path if path.is_absolute() else base_dir / path
-        frame = read_table(path, where / "file")
-        fname = str(row["file"])
+        if isinstance(row["file"], pd.DataFrame):
+            frame, fname = row["file"].reset_index(drop=True), "DataFrame"
+        else:
+            path = Path(text(row, "file", where))
+            path = path if path.is_absolute() else base_dir / path
+            frame = read_table(path, where / "file")
+            fname = str(row["file"])
         if len(frame) > limits.MAX_MACHINES_PER_ROW:
             raise where.error(
                 f"{fname}: {len(frame):,} machines, more than {limits.MAX_MACHINES_PER_ROW:,}"
@@ -291,21 +322,7 @@ class _FleetBuilder:
                 f"{fname} lacks column(s) {', '.join(missing)}; expected id, site, model, "
                 "hashrate_ths and power_kw (or power_w), optional cooling, availability"
             )
-        extra = sorted(
-            cols
-            - {
-                "id",
-                "site",
-                "model",
-                "hashrate_ths",
-                "power_kw",
-                "power_w",
-                "cooling",
-                "availability",
-            }
-        )
-        if extra:
-            raise where.error(f"{fname}: unknown column(s) {', '.join(extra)}")
+        tag_columns = _tag_columns(frame, where, fname)
 
         def at(i: int) -> Where:
             return Where(
@@ -322,6 +339,10 @@ class _FleetBuilder:
                 )
             return values
 
+        ids = _tag_values(frame["id"])
+        empty = np.flatnonzero(np.char.str_len(ids.astype(str)) == 0)
+        if empty.size:
+            raise at(int(empty[0])).error("id is empty; expected one id per machine")
         hashrate = numeric("hashrate_ths")
         power = numeric(power_col) / (1000.0 if power_col == "power_w" else 1.0)
         _check_efficiency(hashrate, power, at)
@@ -350,7 +371,7 @@ class _FleetBuilder:
             for k in ("alpha_per_c", "beta_per_c", "t_ref_c", "t_max_c")
         }
         self._add(
-            ids=frame["id"].astype(str).to_numpy(dtype=object),
+            ids=ids,
             model=models,
             site=site,
             cooling=np.array([COOLING_TYPES.index(c) for c in cooling_names], dtype=np.int64),
@@ -358,13 +379,17 @@ class _FleetBuilder:
             power_kw=power,
             availability=avail,
             **der,
+            source=at,
+            tags={c: _tag_values(frame[c]) for c in tag_columns},
             contract=None,
             uptime=0.0,
             rate=0.0,
         )
 
-    def _add(self, *, ids, contract, uptime, rate, **arrays) -> None:
+    def _add(self, *, ids, source, contract, uptime, rate, tags=None, **arrays) -> None:
         n = len(ids)
+        self.sources.append(source)
+        self.tags.append(tags or {})
         self.parts.append(
             dict(
                 machine_id=ids,
@@ -376,8 +401,7 @@ class _FleetBuilder:
         self.contracts.append((contract, uptime))
 
     def build(self) -> tuple[Fleet, tuple[AsicClass, ...]]:
-        keys = list(Fleet.__dataclass_fields__)
-        keys.remove("klass")
+        keys = [k for k in Fleet.__dataclass_fields__ if k not in ("klass", "tags")]
         if not self.parts:
             empty = {
                 k: np.zeros(
@@ -402,6 +426,8 @@ class _FleetBuilder:
         part_of = np.concatenate(
             [np.full(len(p["machine_id"]), i) for i, p in enumerate(self.parts)]
         )
+        self._check_unique_ids(cols["machine_id"], part_of)
+        tags = self._stack_tags()
         eff = cols["power_kw"] * 1000.0 / cols["hashrate_ths"]
         band = np.clip(np.searchsorted(self.bands, eff, side="right") - 1, 0, len(self.bands) - 2)
         contract = np.array([c or "" for c, _ in self.contracts], dtype=object)[part_of]
@@ -437,9 +463,76 @@ class _FleetBuilder:
                 cols[k] = v.astype(bool)
             elif k not in ("machine_id", "model"):
                 cols[k] = v.astype(np.float64)
-        for v in (*cols.values(), klass):
+        for v in (*cols.values(), *tags.values(), klass):
             v.flags.writeable = False
-        return Fleet(klass=klass, **cols), tuple(out)
+        return Fleet(klass=klass, tags=tags, **cols), tuple(out)
+
+    def _check_unique_ids(self, ids: np.ndarray, part_of: np.ndarray) -> None:
+        """Refuse a machine id given twice, naming both machines' rows."""
+        dup = pd.Index(ids).duplicated()
+        if not dup.any():
+            return
+        i = int(np.flatnonzero(dup)[0])
+        j = int(np.flatnonzero(ids[:i] == ids[i])[0])
+        starts = np.concatenate([[0], np.cumsum([len(p["machine_id"]) for p in self.parts])])
+        second, first = (self.sources[int(part_of[k])](k - int(starts[part_of[k]])) for k in (i, j))
+        also = first.path if first.file == second.file else f"{first.file}: {first.path}"
+        raise second.error(
+            f"machine id {ids[i]!r} is already the id of {also}; expected one id per machine "
+            f"({int(dup.sum())} repeated ids in all)"
+        )
+
+    def _stack_tags(self) -> dict[str, np.ndarray]:
+        """Tag columns over all parts (``""`` for machines of parts without the column)."""
+        names = list(dict.fromkeys(k for t in self.tags for k in t))
+        return {
+            k: np.concatenate(
+                [
+                    t.get(k, np.full(len(p["machine_id"]), "", dtype=object))
+                    for t, p in zip(self.tags, self.parts, strict=True)
+                ]
+            )
+            for k in names
+        }
+
+
+def _tag_columns(frame: pd.DataFrame, where: Where, fname: str) -> list[str]:
+    """The extra columns of a per-machine file, kept as tags; a column that looks like a field
+    (a misspelling, another case, a grouped-row field) is refused, naming the field."""
+    out = []
+    for col in frame.columns:
+        name = str(col)
+        if name in MACHINE_COLUMNS:
+            continue
+        if name in FLEET_KEYS or name in HOSTING_KEYS:
+            raise where.error(
+                f"{fname}: column '{name}' is a field of grouped [[fleet]] rows, not of "
+                f"per-machine files (columns: {', '.join(MACHINE_COLUMNS)}; any other column is "
+                "kept as a tag)"
+            )
+        close = difflib.get_close_matches(name.lower(), MACHINE_COLUMNS, n=1, cutoff=0.8)
+        if close:
+            raise where.error(
+                f"{fname}: unknown column '{name}'; did you mean '{close[0]}'? (rename it, or "
+                "give it a name unlike the machine columns to keep it as a tag)"
+            )
+        out.append(name)
+    return out
+
+
+def _tag_values(col: pd.Series) -> np.ndarray:
+    """A tag column as text: empty cells ``""``, whole floats without ``.0`` (a serial column
+    with a gap reads as floats)."""
+    values = col.to_numpy(dtype=object)
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):
+        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+            out[i] = ""
+        elif isinstance(v, float) and v.is_integer():
+            out[i] = str(int(v))
+        else:
+            out[i] = str(v)
+    return out
 
 
 def parse_fleet(
@@ -459,14 +552,17 @@ def parse_fleet(
         else:
             check_keys(row, FLEET_KEYS, w)
             builder.add_group(row, w)
-    names: set[str] = set()
+    names: dict[str, int] = {}
     for i, row in enumerate(hosting_rows):
         w = where / f"hosting[{i}]"
         check_keys(row, HOSTING_KEYS, w)
         name = text(row, "name", w)
         if name in names:
-            raise (w / "name").error(f"duplicate hosting contract name '{name}'")
-        names.add(name)
+            raise (w / "name").error(
+                f"duplicate hosting contract name '{name}' (also hosting[{names[name]}]); "
+                "expected one name per contract"
+            )
+        names[name] = i
         builder.add_group(
             row,
             w,

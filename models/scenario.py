@@ -1,13 +1,17 @@
 """The :class:`Scenario` and its loader: one TOML file (+ CSV/Parquet series) -> validated arrays.
 
 ``load_scenario(path)`` reads and validates a file; ``build_scenario(doc, ...)`` does the same for
-an in-memory document (the built-in example, studies that vary fields). Every error is a
+an in-memory document (the built-in example, studies that vary fields, the Python API, whose
+documents may hold pandas objects: a Series with a DatetimeIndex as a series, a DataFrame as an
+array of tables, numpy scalars as numbers). Every error is a
 :class:`~models.errors.ScenarioError` naming the file, field, row or timestamp.
+:func:`capacity_warnings` names machines that can never run (valid, but likely a mistake).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +49,8 @@ TOP_KEYS = (
     "finance",
 )
 SCENARIO_KEYS = ("name", "start", "hours", "seed")
+#: Arrays of tables, which the Python API may give as DataFrames (one row per table).
+TABLE_KEYS = ("sites", "fleet", "hosting", "gpus", "leases", "ppas")
 MAX_HOURS = 24 * 366 * 10
 
 
@@ -181,7 +187,22 @@ def load_scenario(path: str | Path) -> Scenario:
 def build_scenario(
     doc: Mapping[str, Any], *, base_dir: str | Path = ".", source: str = "<scenario>"
 ) -> Scenario:
-    """Validate a scenario document and turn it into a :class:`Scenario`."""
+    """Validate a scenario document and turn it into a :class:`Scenario`.
+
+    Parameters
+    ----------
+    doc
+        Shaped like the TOML file (docs/scenario.md). From Python, a series may also be a
+        numpy array (one value per hour) or a pandas Series with a tz-aware DatetimeIndex; an
+        array of tables (``sites``, ``fleet``, ...) a DataFrame, one row per table (empty
+        cells: field not given); a ``fleet`` DataFrame with an ``id`` column is a per-machine
+        list; numpy scalars count as numbers.
+    base_dir
+        Folder that relative file paths resolve against.
+    source
+        Where the document came from, for messages and ``Scenario.source``.
+    """
+    doc = _plain(doc, top=True)
     base_dir = Path(base_dir)
     where = Where(Path(source).name if source[:1] != "<" else source)
     check_keys(doc, TOP_KEYS, where)
@@ -247,8 +268,12 @@ def build_scenario(
         for i, r in enumerate(table_list(doc, "gpus", where))
     )
     gnames = [g.name for g in gpus]
-    if len(set(gnames)) != len(gnames):
-        raise (where / "gpus").error("duplicate GPU class names")
+    for i, g in enumerate(gnames):
+        if g in gnames[:i]:
+            raise (where / f"gpus[{i}] '{g}'" / "name").error(
+                f"duplicate GPU class name '{g}' (also gpus[{gnames.index(g)}]); expected one "
+                "name per class"
+            )
     leases = tuple(
         parse_lease(r, where / f"leases[{i}]", names, gpus)
         for i, r in enumerate(table_list(doc, "leases", where))
@@ -307,3 +332,112 @@ def _check_firm_classes(
             raise (where / f"gpus[{i}] '{g.name}'" / "pass_through_price").error(
                 "'ppa' needs a [[ppas]] row at the class's site"
             )
+
+
+def _plain(node: Any, top: bool = False) -> Any:
+    """A document with DataFrames of tables as lists of dicts and numpy scalars as Python ones
+    (the types the field readers expect); Series, arrays and other DataFrames are kept."""
+    if isinstance(node, Mapping):
+        out = {}
+        for k, v in node.items():
+            if top and k in TABLE_KEYS and isinstance(v, pd.DataFrame):
+                v = _tables(k, v)
+            out[k] = _plain(v)
+        return out
+    if isinstance(node, list | tuple):
+        return [_plain(v) for v in node]
+    if isinstance(node, np.generic):
+        return node.item()
+    return node
+
+
+def _tables(key: str, frame: pd.DataFrame) -> list[dict[str, Any]]:
+    if key == "fleet" and "id" in frame.columns:
+        return [{"file": frame}]  # one row per machine
+    empty = lambda v: v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))  # noqa: E731
+    return [{str(k): v for k, v in row.items() if not empty(v)} for row in frame.to_dict("records")]
+
+
+def capacity_warnings(scenario: Scenario) -> list[str]:
+    """Machines that can never all run: a site whose ASIC fleet, all running, draws more than
+    its mining hall (or import limit) in every hour, or whose GPU servers, all running, draw
+    more than its HPC halls can ever hold (``existing_hpc_mw + convertible_mw``).
+
+    Draws count cooling (PUE) and temperature derating, as the LP does; machines tripped by
+    heat draw nothing. Such a scenario is valid (the LP runs what fits) but usually a typo or
+    a fleet listed at the wrong site.
+
+    Returns
+    -------
+    list[str]
+        One message per site and kind, empty when everything can run.
+    """
+    s, f = scenario, scenario.fleet
+    pue = np.stack(s.pue_tables(), axis=-1)  # [S, Q, (pue0, slope, ref)]
+    out = []
+    for i, site in enumerate(s.sites):
+        mine = f.site == i
+        if mine.any():
+            # machines of one cooling and derating draw in proportion to their power: group them
+            groups = (
+                pd.DataFrame(
+                    {
+                        "cooling": f.cooling[mine],
+                        "beta": f.beta_per_c[mine],
+                        "t_ref": f.t_ref_c[mine],
+                        "t_max": f.t_max_c[mine],
+                        "kw": f.power_kw[mine],
+                    }
+                )
+                .groupby(["cooling", "beta", "t_ref", "t_max"], as_index=False)["kw"]
+                .sum()
+            )
+            need = _least_draw_mw(site.temp_c, pue[i], groups.itertuples(index=False))
+            limit, what = min(
+                (site.mining_hall_mw, "mining_hall_mw"), (site.interconnect_mw, "interconnect_mw")
+            )
+            if need > limit + 1e-9:
+                out.append(
+                    f"{site.name}: the ASIC fleet ({int(mine.sum()):,} machines) draws at least "
+                    f"{need:,.1f} MW with cooling when all of it runs, but {what} = {limit:,.1f} "
+                    f"MW: {need - limit:,.1f} MW of machines can never run"
+                )
+        gpus = [g for g in s.gpus if g.site == i]
+        if gpus:
+            need = _least_draw_mw(
+                site.temp_c,
+                pue[i],
+                [
+                    (g.cooling, g.beta_per_c, g.t_ref_c, g.t_max_c, g.max_servers * g.power_kw)
+                    for g in gpus
+                ],
+            )
+            halls = site.existing_hpc_mw + site.convertible_mw
+            limit, what = min(
+                (halls, f"existing_hpc_mw + convertible_mw = {halls:,.1f} MW"),
+                (site.interconnect_mw, f"interconnect_mw = {site.interconnect_mw:,.1f} MW"),
+            )
+            if need > limit + 1e-9:
+                out.append(
+                    f"{site.name}: GPU servers ({', '.join(g.name for g in gpus)}) draw at least "
+                    f"{need:,.1f} MW with cooling at max_servers, but the HPC halls hold at most "
+                    f"{what}: {need - limit:,.1f} MW of servers can never run"
+                )
+    return out
+
+
+def _least_draw_mw(temp_c: np.ndarray, pue: np.ndarray, groups) -> float:
+    """The least hourly draw [MW] of machine groups all running, over the horizon.
+
+    ``groups``: ``(cooling, beta_per_c, t_ref_c, t_max_c, kw)`` per group, ``kw`` the group's
+    wall power at reference temperature [kW]; ``pue``: the site's ``[Q, (pue0, slope, ref)]``.
+    """
+    temp = np.asarray(temp_c, dtype=float)
+    mw = np.zeros(len(temp))
+    for cooling, beta, t_ref, t_max, kw in groups:
+        pue0, slope, ref = pue[int(cooling)]
+        factor = (1.0 + beta * np.maximum(0.0, temp - t_ref)) * (
+            pue0 + slope * np.maximum(0.0, temp - ref)
+        )
+        mw += np.where(temp > t_max, 0.0, kw * factor / 1000.0)
+    return float(mw.min()) if len(mw) else 0.0

@@ -5,7 +5,13 @@ A series field in a scenario file is one of
 - a number: the same value every hour;
 - ``{ file = "prices.csv", value_column = "price_usd_per_mwh", time_column = "time",
   timezone = "UTC", scale = 1.0 }``: a file (CSV or Parquet) with a time column and a value
-  column, paths relative to the scenario file's folder;
+  column, paths relative to the scenario file's folder; price files as market data sites
+  publish them (:mod:`models.price_files`) with ``location = "HB_WEST"`` (long form, one row per
+  interval and location), ``resample = "mean"`` (5/15-minute intervals averaged to complete
+  hours) and ``ambiguous = "infer"`` (local times whose repeated fall-back hour has no offset,
+  placed by order); ERCOT's own settlement point price files are read by their columns;
+- a pandas Series with a tz-aware DatetimeIndex (the Python API): its values at the horizon's
+  hours;
 - ``{ synthetic = "ercot_west_price", seed = 7, ... }``: a named generator of
   :mod:`models.synthetic` with its parameters;
 - in memory only (studies, tests): a numpy array with one value per hour of the horizon.
@@ -30,11 +36,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from models import price_files
 from models.errors import ScenarioError
 from models.fields import Where, check_keys, number, text
+from models.price_files import row_label as _row
 
 HOUR = pd.Timedelta(hours=1)
-_FILE_KEYS = ("file", "value_column", "time_column", "timezone", "scale")
+_FILE_KEYS = (
+    "file",
+    "value_column",
+    "time_column",
+    "timezone",
+    "scale",
+    "location",
+    "location_column",
+    "resample",
+    "ambiguous",
+)
 
 
 def hourly_index(start: str | pd.Timestamp, hours: int) -> pd.DatetimeIndex:
@@ -69,7 +87,7 @@ def resolve_series(
     Parameters
     ----------
     spec
-        Number, file table, synthetic table or array (module docstring).
+        Number, file table, synthetic table, array or pandas Series (module docstring).
     where
         Location of the field, for error messages.
     index
@@ -90,7 +108,9 @@ def resolve_series(
     """
     if isinstance(spec, bool):
         raise where.error(f"expected a number [{unit}], a file table or a synthetic table")
-    if isinstance(spec, int | float):
+    if isinstance(spec, pd.Series):
+        values = _from_pandas(spec, where, index, unit)
+    elif isinstance(spec, int | float):
         try:
             finite = math.isfinite(float(spec))  # float(): Python ints may exceed int64
         except OverflowError:
@@ -116,7 +136,8 @@ def resolve_series(
         values = _from_file(spec, where, index, base_dir, unit)
     else:
         raise where.error(
-            f"expected a number [{unit}], {{ file = ... }} or {{ synthetic = ... }}, got {spec!r}"
+            f"expected a number [{unit}], {{ file = ... }}, {{ synthetic = ... }} or a pandas "
+            f"Series, got {type(spec).__name__} {spec!r:.80}"
         )
     _check_range(values, where, index, unit, minimum, maximum)
     values = np.array(values, dtype=np.float64)
@@ -183,36 +204,94 @@ def _from_file(spec, where, index, base_dir, unit) -> np.ndarray:
     path = Path(text(spec, "file", where))
     if not path.is_absolute():
         path = base_dir / path
-    frame = read_table(path, where / "file")
+    frame = read_table(path, where / "file").reset_index(drop=True)  # index = row in the file
     name = str(spec["file"])
-    time_col = text(spec, "time_column", where, default="time")
-    tz = text(spec, "timezone", where, default="UTC")
+    ercot = price_files.ercot_columns(frame)
+    tz = text(spec, "timezone", where, default=price_files.ERCOT_TIMEZONE if ercot else "UTC")
     scale = number(spec, "scale", where, default=1.0)
-    for col in (time_col,):
-        if col not in frame.columns:
-            raise where.error(
-                f"{name} has no time column '{time_col}' (columns: {', '.join(map(str, frame.columns))})"
-            )
-    others = [c for c in frame.columns if c != time_col]
-    value_col = text(spec, "value_column", where, default=others[0] if len(others) == 1 else "")
+    resample = text(spec, "resample", where, default="", choices=("mean",))
+    ambiguous = text(spec, "ambiguous", where, default="raise", choices=("raise", "infer"))
+    loc_col = text(
+        spec,
+        "location_column",
+        where,
+        default=price_files.find_column(frame, price_files.LOCATION_COLUMNS),
+    )
+    location = text(spec, "location", where, default=None)
+    if ercot and "time_column" in spec:
+        raise (where / "time_column").error(
+            f"{name} is an ERCOT settlement point price file: its times come from "
+            f"{ercot['date']} and {ercot['hour']}; remove time_column"
+        )
+    time_col = text(spec, "time_column", where, default=price_files.default_time_column(frame))
+    if not ercot and time_col not in frame.columns:
+        raise where.error(
+            f"{name} has no time column '{time_col}' (columns: {', '.join(map(str, frame.columns))})"
+        )
+    skip = set(ercot.values()) - {ercot["price"]} if ercot else {time_col}
+    value_col = text(
+        spec,
+        "value_column",
+        where,
+        default=price_files.default_value_column(frame, skip | {loc_col}),
+    )
     if value_col not in frame.columns:
         raise where.error(
             f"{name} has no value column '{value_col}' (columns: {', '.join(map(str, frame.columns))}); "
             "set value_column"
         )
     try:
-        times = _parse_times(frame[time_col], name, tz)
+        frame = price_files.select_location(frame, loc_col, location, name)
+        if ercot:
+            times = price_files.ercot_times(frame, ercot, name, tz)
+        else:
+            times = _parse_times(frame[time_col], name, tz, ambiguous)
         values = _parse_values(frame[value_col], times, name, value_col, unit)
-        _check_hourly(times, name)
+        rows = frame.index.to_numpy()
+        if resample:
+            times, values, rows = price_files.hourly_means(times, values, rows, name)
+        _check_hourly(times, name, rows)
         return _align(times, values * scale, index, name)
     except ScenarioError as exc:  # prefix the scenario field that points at the file
         raise where.error(str(exc)) from None
 
 
-def _row(i: int, time: pd.Timestamp | None = None) -> str:
-    """Data row i (0-based) as the user sees it: 1-based, the file line after the header, the time."""
-    at = f", time {fmt_time(time)}" if time is not None else ""
-    return f"row {i + 1} (line {i + 2}{at})"
+def _from_pandas(series: pd.Series, where: Where, index: pd.DatetimeIndex, unit: str) -> np.ndarray:
+    """The values of a pandas Series at the horizon's hours (its index: tz-aware hour starts)."""
+    label = f"Series {series.name!r}" if series.name is not None else "the Series"
+    times = series.index
+    if not isinstance(times, pd.DatetimeIndex):
+        raise where.error(
+            f"{label} has a {type(times).__name__}; expected a DatetimeIndex of hour starts "
+            "(or pass .to_numpy(): one value per horizon hour)"
+        )
+    if times.tz is None:
+        raise where.error(
+            f"{label} has a tz-naive DatetimeIndex: local or UTC? Localize it first, e.g. "
+            "series.tz_localize('UTC') or .tz_localize('America/Chicago', ambiguous='infer')"
+        )
+    times = times.tz_convert("UTC")
+    if times.has_duplicates:
+        raise where.error(f"{label}: time {fmt_time(times[times.duplicated()][0])} appears twice")
+    off = times[times != times.floor("h")]
+    if len(off):
+        raise where.error(
+            f"{label}: time {off[0]:%Y-%m-%dT%H:%M:%SZ} is not an hour start; expected hourly "
+            "data (series.resample('h').mean() averages sub-hourly values)"
+        )
+    if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
+        raise where.error(f"{label} holds {series.dtype} values; expected numbers [{unit}]")
+    values = pd.Series(series.to_numpy(dtype=float), index=times).reindex(index)
+    bad = np.flatnonzero(~np.isfinite(values.to_numpy()))
+    if bad.size:
+        i = int(bad[0])
+        what = "missing" if index[i] not in times else f"{values.iloc[i]}"
+        raise where.error(
+            f"{label}: the value at {fmt_time(index[i])} is {what} ({bad.size} hours in all); "
+            f"expected a finite number [{unit}] for every hour from {fmt_time(index[0])} to "
+            f"{fmt_time(index[-1])}"
+        )
+    return values.to_numpy()
 
 
 #: ISO 8601 date-times as hashpivot reads them: date, T or space, hour:minute[:second[.frac]],
@@ -222,7 +301,13 @@ _ISO = re.compile(
 )
 
 
-def _parse_times(col: pd.Series, name: str, tz: str) -> pd.DatetimeIndex:
+def _parse_times(col: pd.Series, name: str, tz: str, ambiguous: str = "raise") -> pd.DatetimeIndex:
+    """UTC times of a time column whose index holds each row's position in the file.
+
+    Local times (no offset, ``tz`` not UTC) with ``ambiguous = "infer"`` place the repeated
+    fall-back hour by order (its first copy daylight time, the second standard time).
+    """
+    rows = col.index.to_numpy()
     if pd.api.types.is_datetime64_any_dtype(col):  # Parquet timestamps
         _no_nat(col, col, name)
         if getattr(col.dt, "tz", None) is not None:
@@ -235,8 +320,8 @@ def _parse_times(col: pd.Series, name: str, tz: str) -> pd.DatetimeIndex:
         if bad.size:
             i = int(bad[0])
             raise ScenarioError(
-                f"{name} {_row(i)}: time {col.iloc[i]!r} is not an ISO 8601 timestamp; expected "
-                f"e.g. 2026-01-01T00:00:00Z ({bad.size} such rows; a file cut short?)"
+                f"{name} {_row(rows[i])}: time {col.iloc[i]!r} is not an ISO 8601 timestamp; "
+                f"expected e.g. 2026-01-01T00:00:00Z ({bad.size} such rows; a file cut short?)"
             )
         zoned = match["zone"].notna().to_numpy()
         if zoned.any() and not zoned.all():
@@ -244,8 +329,8 @@ def _parse_times(col: pd.Series, name: str, tz: str) -> pd.DatetimeIndex:
             has = "has" if zoned[i] else "lacks"
             first = "lacks" if zoned[i] else "has"
             raise ScenarioError(
-                f"{name} {_row(i)}: time {col.iloc[i]!r} {has} a time zone (Z or +hh:mm) but row 1 "
-                f"{first} one; expected one style for every row"
+                f"{name} {_row(rows[i])}: time {col.iloc[i]!r} {has} a time zone (Z or +hh:mm) "
+                f"but row {rows[0] + 1} {first} one; expected one style for every row"
             )
         if zoned.all():
             times = pd.to_datetime(raw, utc=True, errors="coerce", format="ISO8601")
@@ -255,18 +340,26 @@ def _parse_times(col: pd.Series, name: str, tz: str) -> pd.DatetimeIndex:
         _no_nat(naive, col, name)
     if tz.upper() == "UTC":
         return pd.DatetimeIndex(naive).tz_localize("UTC")
-    # Local wall-clock times: a DST fall-back repeats one hour and can't be placed in UTC.
-    dup = naive.duplicated(keep="first")
-    if dup.any():
-        i = int(np.flatnonzero(dup.to_numpy())[0])
+    # Local wall-clock times: a DST fall-back repeats one hour, placed only by order ("infer").
+    dup = naive.duplicated(keep="first").to_numpy()
+    if dup.any() and ambiguous == "raise":
+        i = int(np.flatnonzero(dup)[0])
         raise ScenarioError(
-            f"{name} {_row(i)}: local time {naive.iloc[i]:%Y-%m-%d %H:%M} appears twice "
-            f"(DST fall-back in {tz}?); give times in UTC or with an offset (e.g. -05:00)"
+            f"{name} {_row(rows[i])}: local time {naive.iloc[i]:%Y-%m-%d %H:%M} appears twice "
+            f"(DST fall-back in {tz}?); give times in UTC or with an offset (e.g. -05:00), or "
+            'set ambiguous = "infer" when the repeated hour\'s rows come in order'
         )
     try:
-        local = pd.DatetimeIndex(naive).tz_localize(tz, ambiguous="raise", nonexistent="raise")
+        local = pd.DatetimeIndex(naive).tz_localize(tz, ambiguous=ambiguous, nonexistent="raise")
     except Exception as exc:
-        raise ScenarioError(f"{name}: cannot place local times of {tz} in UTC: {exc}") from None
+        hint = (
+            ' (set ambiguous = "infer" to place a repeated fall-back hour by order)'
+            if ambiguous == "raise" and "ambiguous" in str(exc).lower()
+            else ""
+        )
+        raise ScenarioError(
+            f"{name}: cannot place local times of {tz} in UTC: {exc}{hint}"
+        ) from None
     return local.tz_convert("UTC")
 
 
@@ -275,8 +368,8 @@ def _no_nat(times: pd.Series, col: pd.Series, name: str) -> None:
     if bad.size:
         i = int(bad[0])
         raise ScenarioError(
-            f"{name} {_row(i)}: time {col.iloc[i]!r} is not a timestamp; expected ISO 8601 "
-            "such as 2026-01-01T00:00:00Z"
+            f"{name} {_row(col.index[i])}: time {col.iloc[i]!r} is not a timestamp; expected "
+            "ISO 8601 such as 2026-01-01T00:00:00Z"
         )
 
 
@@ -304,13 +397,14 @@ def _parse_values(
             else (f"not a number ({raw!r})" if isinstance(raw, str) else "NaN (empty cell)")
         )
         raise ScenarioError(
-            f"{name} {_row(i, times[i])}: {field} is {what}; expected a finite number [{unit}] "
-            f"({bad.size} bad rows in all)"
+            f"{name} {_row(col.index[i], times[i])}: {field} is {what}; expected a finite "
+            f"number [{unit}] ({bad.size} bad rows in all)"
         )
     return values
 
 
-def _check_hourly(times: pd.DatetimeIndex, name: str) -> None:
+def _check_hourly(times: pd.DatetimeIndex, name: str, rows: np.ndarray) -> None:
+    """One row per UTC hour start, sorted, no gaps (``rows``: each time's row in the file)."""
     if len(times) == 0:
         raise ScenarioError(f"{name}: no rows")
     steps = np.diff(times.as_unit("ns").asi8)
@@ -323,25 +417,32 @@ def _check_hourly(times: pd.DatetimeIndex, name: str) -> None:
         bad = np.flatnonzero(steps != hour_ns)
     for i in bad[:1]:
         a, b = times[i], times[i + 1]
+        row = _row(rows[i + 1])
         if steps[i] < 0:
             raise ScenarioError(
-                f"{name} {_row(i + 1)}: time {fmt_time(b)} comes before {fmt_time(a)}; "
+                f"{name} {row}: time {fmt_time(b)} comes before {fmt_time(a)}; "
                 "expected timestamps sorted ascending"
             )
         if steps[i] == 0:
             raise ScenarioError(
-                f"{name} {_row(i + 1)}: duplicated hour {fmt_time(b)} (DST fall-back in a local-time "
+                f"{name} {row}: duplicated hour {fmt_time(b)} (DST fall-back in a local-time "
                 "file?); expected one row per UTC hour"
             )
         if steps[i] % hour_ns:
             raise ScenarioError(
-                f"{name} {_row(i + 1)}: step of {pd.Timedelta(int(steps[i]))} after {fmt_time(a)}; "
-                "expected hourly data (aggregate 5/15-minute data to hourly means first)"
+                f"{name} {row}: step of {price_files.duration(int(steps[i]))} after "
+                f"{fmt_time(a)}; expected hourly data (for 5/15-minute data set "
+                'resample = "mean": hourly means of complete hours)'
             )
         gap = int(steps[i] // hour_ns) - 1
         raise ScenarioError(
-            f"{name} {_row(i + 1)}: {gap} missing hour(s) from {fmt_time(a + HOUR)} to "
+            f"{name} {row}: {gap} missing hour(s) from {fmt_time(a + HOUR)} to "
             f"{fmt_time(b - HOUR)}; expected one row per hour"
+        )
+    if times[0] != times[0].floor("h"):
+        raise ScenarioError(
+            f"{name} {_row(rows[0])}: time {times[0]:%Y-%m-%dT%H:%M:%SZ} is not an hour start "
+            "in UTC; expected hour starts"
         )
 
 

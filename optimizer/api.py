@@ -1,38 +1,132 @@
 """hashpivot as a Python library: the workflows behind the CLI, composed from the packages.
 
+- :func:`scenario`: a validated :class:`~models.Scenario` from a TOML file, a document (a dict
+  that may hold pandas Series, DataFrames and numpy arrays) or the built-in example, with
+  fields changed by dotted path;
 - :func:`plan` = :func:`optimizer.plan.plan_scenario` (+ files with ``out``);
 - :func:`run_study` = result store + :func:`optimizer.study.runner.run_study` + the study's
-  files (summary.csv, tipping.csv, risk.json, charts).
+  files (summary.csv, tipping.csv, risk.json, charts); :func:`study_results` reads them back;
+- :func:`margin_by_stream`: a plan's money as a DataFrame, one row per stream, one column per
+  site.
+
+docs/api.md documents them; docs/examples/api_tour.py runs them.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from models import Scenario
+import pandas as pd
+
+from models import Scenario, build_scenario, read_scenario_doc, set_field
+from models.example import EXAMPLE_SOURCE, example_doc
+from optimizer.accounting import COST_KEYS, REVENUE_KEYS
+from optimizer.errors import SolverError
+from optimizer.lp.backends import solver_problem
 from optimizer.plan import Plan, plan_scenario
 from optimizer.report.plan_files import write_report
-from optimizer.report.result_store import ResultStore
+from optimizer.report.result_store import ResultStore, read_results
 from optimizer.report.study_files import write_analysis
-from optimizer.study.definition import Study
+from optimizer.study.definition import BUILTIN_EXAMPLE, Study, parse_study, read_study
 from optimizer.study.runner import StudyRun
 from optimizer.study.runner import run_study as run_scenarios
 
+#: What :func:`scenario` accepts: a Scenario, a TOML path, a document, or None (the example).
+ScenarioSource = Scenario | str | Path | Mapping[str, Any] | None
 
-def plan(scenario: Scenario, out: str | Path | None = None, **options: Any) -> Plan:
+
+def scenario(
+    source: ScenarioSource = None,
+    changes: Mapping[str, Any] | None = None,
+    *,
+    base_dir: str | Path | None = None,
+) -> Scenario:
+    """A validated scenario from a file, a document or the built-in example.
+
+    Parameters
+    ----------
+    source
+        A scenario TOML file (``str`` or ``Path``); a document shaped like that file (a dict,
+        see :func:`models.build_scenario`: series may be pandas Series with a tz-aware
+        DatetimeIndex or numpy arrays, arrays of tables DataFrames); ``None`` or
+        ``"builtin:example"``: the built-in example; a :class:`~models.Scenario` is returned
+        as is (no ``changes``).
+    changes
+        Fields to change first, by dotted path (``{"scenario.hours": 336,
+        "sites.odessa.price_usd_per_mwh": series}``, :func:`models.set_field`).
+    base_dir
+        Folder relative file paths resolve against (default: the TOML file's folder, or the
+        current folder for a document).
+
+    Raises
+    ------
+    ScenarioError
+        Any invalid input, naming the file, field, row or timestamp.
+    """
+    if isinstance(source, Scenario):
+        if changes:
+            raise ValueError("changes need a file or a document, not a built Scenario")
+        return source
+    if source is None or source == BUILTIN_EXAMPLE:
+        doc, where, name = example_doc(), Path("."), EXAMPLE_SOURCE
+    elif isinstance(source, Mapping):
+        doc, where, name = dict(source), Path("."), "<scenario>"
+    else:
+        path = Path(source)
+        doc, where, name = read_scenario_doc(path), path.parent, str(path)
+    for dotted, value in (changes or {}).items():
+        doc = set_field(doc, dotted, value)
+    return build_scenario(doc, base_dir=base_dir if base_dir is not None else where, source=name)
+
+
+_as_scenario = scenario  # plan()'s argument is named scenario too
+
+
+def plan(scenario: ScenarioSource, out: str | Path | None = None, **options: Any) -> Plan:
     """Plan a scenario (options of :func:`optimizer.plan.plan_scenario`); with ``out``, also
-    write its files (:func:`optimizer.report.plan_files.write_report`)."""
-    result = plan_scenario(scenario, **options)
+    write its files (:func:`optimizer.report.plan_files.write_report`).
+
+    ``scenario`` is a :class:`~models.Scenario` or anything :func:`scenario` reads (a TOML
+    path, a document, None for the example). The backend and solver names are checked before
+    anything is built (:class:`~optimizer.errors.SolverError` listing the valid names).
+    """
+    problem = solver_problem(options.get("backend", "highs"), options.get("solver"))
+    if problem:
+        raise SolverError(problem)
+    result = plan_scenario(_as_scenario(scenario), **options)
     if out is not None:
         write_report(result, out)
     return result
 
 
+def margin_by_stream(result: Plan) -> pd.DataFrame:
+    """A plan's money [USD]: one row per revenue and cost stream, one column per site and a
+    ``total`` column; costs are negative, so each column sums to the site's margin (the last
+    row, ``margin``)."""
+    s = result.summary
+    sign = {**dict.fromkeys(REVENUE_KEYS, 1.0), **dict.fromkeys(COST_KEYS, -1.0)}
+    frame = pd.DataFrame(
+        {
+            name: [sign[k] * getattr(site, k) + 0.0 for k in sign] + [site.margin_usd]
+            for name, site in s.sites.items()
+        },
+        index=pd.Index([*sign, "margin_usd"], name="stream"),
+    )
+    frame["total"] = [sign[k] * getattr(s, k) + 0.0 for k in sign] + [s.margin_usd]  # no -0.0
+    return frame
+
+
+def study_results(out: str | Path) -> pd.DataFrame:
+    """Every row of the study stored in ``out``, one per scenario (the columns of
+    summary.csv: the varied fields, status, margin by stream, MW, ...)."""
+    return read_results(out)
+
+
 def run_study(
-    study: Study,
+    study: Study | str | Path | Mapping[str, Any],
     out: str | Path,
     *,
     workers: int | None = None,
@@ -49,7 +143,8 @@ def run_study(
     Parameters
     ----------
     study
-        From :func:`optimizer.study.definition.read_study`.
+        A study file (``str``/``Path``), a study document (a dict shaped like the file,
+        docs/study.md), or a :class:`Study` from :func:`optimizer.study.definition.read_study`.
     out
         Results folder: Parquet parts + ``manifest.json``
         (:mod:`optimizer.report.result_store`), then ``summary.csv``, ``tipping.csv``,
@@ -71,6 +166,10 @@ def run_study(
         After saving every finished row (resume with ``resume=True``).
     """
     t0 = time.perf_counter()
+    if isinstance(study, Mapping):
+        study = parse_study(study)
+    elif not isinstance(study, Study):
+        study = read_study(study)
     out = Path(out)
     store = ResultStore.open(out, study, study.scenario_ids(), resume=resume)
     try:

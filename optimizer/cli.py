@@ -18,9 +18,9 @@ from pathlib import Path
 import click
 import numpy as np
 
-from models import Scenario, ScenarioError, load_scenario
+from models import Scenario, ScenarioError, capacity_warnings, load_scenario
 from optimizer.errors import InfeasibleError, OutputError, SolverError
-from optimizer.lp.backends import BACKENDS, METHODS
+from optimizer.lp.backends import BACKENDS, METHODS, solver_problem
 from optimizer.summary import PlanSummary
 
 EXIT_BAD_INPUT = 2
@@ -118,8 +118,9 @@ def main() -> None:
 
 @main.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite example files already there.")
 @user_errors
-def example(directory: Path) -> None:
+def example(directory: Path, force: bool) -> None:
     """Write the built-in example as editable files (scenario.toml + series CSVs).
 
     \b
@@ -129,7 +130,7 @@ def example(directory: Path) -> None:
     """
     from optimizer.report.example_files import write_example
 
-    path = write_example(directory)
+    path = write_example(directory, force=force)
     files = sorted(p.name for p in directory.iterdir())
     click.echo(f"wrote {path} and {', '.join(f for f in files if f != 'scenario.toml')}")
 
@@ -191,7 +192,10 @@ def validate(scenario: str | None) -> None:
     Example:
       hashpivot validate my-site/scenario.toml
     """
-    click.echo(describe(load_or_example(scenario)))
+    loaded = load_or_example(scenario)
+    click.echo(describe(loaded))
+    for warning in capacity_warnings(loaded):
+        click.echo(f"\nwarning: {warning}")
     click.echo("\nok")
 
 
@@ -348,17 +352,24 @@ def score(scenario: str | None, out_dir: Path) -> None:
 
 
 class _StudyProgress:
-    """A progress bar with ETA on stderr for ``hashpivot study`` (rows as they arrive)."""
+    """Progress on stderr for ``hashpivot study`` (rows as they arrive): a bar with ETA on a
+    terminal; elsewhere (a log file, a pipe, CI) plain lines, about one per 5% or 30 s."""
 
     def __init__(self) -> None:
         self.bar = None
         self.failed: list[dict] = []
+        self.lines: list[float] | None = None  # plain lines: total, done, done at start, t0, last
 
     def start(self, total: int, done: int) -> None:
         import sys
+        import time
 
         if done:
             click.echo(f"resuming: {done} of {total} scenarios already done", err=True)
+        if not sys.stderr.isatty():
+            now = time.monotonic()
+            self.lines = [total, done, done, now, now]
+            return
         self.bar = click.progressbar(
             length=total, label="scenarios", file=sys.stderr, show_eta=True, show_pos=True
         )
@@ -375,6 +386,18 @@ class _StudyProgress:
             )
         elif self.bar is not None:
             self.bar.update(1)
+        elif self.lines is not None:
+            self._line()
+
+    def _line(self) -> None:
+        import time
+
+        self.lines[1] += 1
+        (total, done, first, t0, last), now = self.lines, time.monotonic()
+        if done % max(1, int(total) // 20) == 0 or done >= total or now - last >= 30:
+            self.lines[4], left = now, (now - t0) / (done - first) * (total - done)
+            msg = f"scenarios {done:.0f}/{total:.0f} ({done / total:.0%}), {now - t0:,.0f} s"
+            click.echo(f"{msg}, about {left:,.0f} s left", err=True)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -417,9 +440,19 @@ class _StudyProgress:
     help="Write example study files (study.toml, monte_carlo.toml) into this folder.",
 )
 @click.option("--no-charts", is_flag=True, help="Skip the PNG charts.")
+@click.option("--force", is_flag=True, help="With --example: overwrite files already there.")
 @user_errors
 def study(
-    study_file, out_dir, workers, scheduler, resume, refine, tolerance, example_dir, no_charts
+    study_file,
+    out_dir,
+    workers,
+    scheduler,
+    resume,
+    refine,
+    tolerance,
+    example_dir,
+    no_charts,
+    force,
 ) -> None:
     """Run a what-if study: many scenarios (grids, samples, Monte Carlo paths) through kernel + LP.
 
@@ -444,7 +477,7 @@ def study(
     from optimizer.study.definition import read_study
 
     if example_dir is not None:
-        paths = write_example_study(example_dir)
+        paths = write_example_study(example_dir, force=force)
         click.echo("wrote " + ", ".join(str(p) for p in paths))
         click.echo(f"run it:  hashpivot study {paths[0]} --out {example_dir / 'results'}")
         return
@@ -609,6 +642,10 @@ def plan_table(summary: PlanSummary) -> str:
     "--class-hours", is_flag=True, help="Also write classes.csv (one row per class-hour)."
 )
 @click.option("--no-charts", is_flag=True, help="Skip allocation.png and duals.png.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print summary.json on stdout, not the table."
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print no stage times, table or file list.")
 @user_errors
 def plan(
     scenario,
@@ -621,29 +658,40 @@ def plan(
     time_limit_s,
     class_hours,
     no_charts,
+    **out,
 ) -> None:
     """Plan the hour-by-hour split of power between mining and HPC: kernel, LP, report.
 
     Without SCENARIO, plans the built-in example (one 100 MW West Texas site, 2026).
     Writes plan.csv (one row per site-hour), gpus.csv, summary.json, allocation.png and
-    duals.png (value of one more MW of import) to --out. Exit codes: 2 bad input,
-    3 infeasible (with the reason and the fix), 4 solver failure.
+    duals.png (value of one more MW of import) to --out. Warnings (machines that can never
+    run) go to stderr, --quiet or not. Exit codes: 2 bad input (an unknown --solver too,
+    before anything is built), 3 infeasible (with the reason and the fix), 4 solver failure.
 
     \b
     Example:
       hashpivot plan --out out/
       hashpivot plan my-site/scenario.toml --out out/ --backend pulp --write-lp out/plan.lp
+      hashpivot plan my-site/scenario.toml --out out/ --json --quiet > summary.json
     """
     from optimizer.plan import plan_scenario
+    from optimizer.report.files import json_ready
     from optimizer.report.plan_files import write_model, write_report
     from optimizer.timings import Timings
 
+    as_json, quiet = out["as_json"], out["quiet"]  # --json, --quiet
+    if problem := solver_problem(backend, solver):
+        raise _Failure(problem, EXIT_BAD_INPUT)
+
     def progress(stage: str, seconds: float) -> None:
-        click.echo(f"{stage:<8}{seconds:8.2f} s", err=True)
+        if not quiet:
+            click.echo(f"{stage:<8}{seconds:8.2f} s", err=True)
 
     timings = Timings(progress=progress)
     with timings.stage("load"):
         loaded = load_or_example(scenario)
+    for warning in capacity_warnings(loaded):
+        click.echo(f"warning: {warning}", err=True)
     result = plan_scenario(
         loaded,
         method=method,
@@ -655,6 +703,10 @@ def plan(
         before_solve=None if write_lp is None else lambda lp: write_model(lp, write_lp, backend),
     )
     paths = write_report(result, out_dir, charts=not no_charts, class_hours=class_hours)
-    click.echo(f"{'total':<8}{timings.total:8.2f} s", err=True)
-    click.echo(plan_table(result.summary))
-    click.echo("\nwrote " + ", ".join(p.name for p in paths) + f" in {out_dir}")
+    progress("total", timings.total)
+    if as_json:
+        click.echo(json.dumps(json_ready(result.summary.to_dict()), indent=2, default=str))
+    elif not quiet:
+        click.echo(plan_table(result.summary) + "\n")
+    if not quiet:
+        click.echo("wrote " + ", ".join(p.name for p in paths) + f" in {out_dir}", err=as_json)

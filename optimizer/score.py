@@ -122,6 +122,8 @@ def _score_asics(s: Scenario, usd: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
             "mean_breakeven_usd_per_mwh": asic.machine_mean_breakeven_usd_per_mwh,
         }
     )
+    for k, v in reversed(f.tags.items()):  # rack, serial, ... next to the model
+        machines.insert(3, k if k not in machines else f"tag_{k}", v)
     return asic.revenue_usd, asic.energy_mwh, machines
 
 

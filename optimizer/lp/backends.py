@@ -119,6 +119,37 @@ def solve_lp(
     raise SolverError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
 
 
+def solver_problem(backend: str, solver: str | None) -> str | None:
+    """What is wrong with a backend and solver name, before any LP is built (None: nothing).
+
+    Checks the backend, the HiGHS algorithm or that a PuLP solver is known and installed, and
+    lists the valid names (the CLI exits 2 with the message).
+    """
+    if backend not in BACKENDS:
+        return f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}"
+    if backend == "highs":
+        if solver is None or solver in HIGHS_SOLVERS:
+            return None
+        return (
+            f"unknown HiGHS solver {solver!r}: expected one of {', '.join(HIGHS_SOLVERS)} "
+            "(PuLP solvers such as PULP_CBC_CMD need --backend pulp)"
+        )
+    import pulp
+
+    known = list(dict.fromkeys(pulp.listSolvers()))
+    available = pulp.listSolvers(onlyAvailable=True)
+    if solver is None:
+        return None if available else "PuLP finds no solver installed (pip install pulp[cbc])"
+    if solver not in known:
+        return (
+            f"unknown PuLP solver {solver!r}: expected one of {', '.join(known)} "
+            f"(installed here: {', '.join(available) or 'none'})"
+        )
+    if solver not in available:
+        return f"PuLP solver {solver!r} is not installed here; available: {', '.join(available)}"
+    return None
+
+
 # --------------------------------------------------------------------------- HiGHS
 
 _highs_threads: int | None = None  # threads of the process-wide HiGHS scheduler (None: default)

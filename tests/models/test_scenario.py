@@ -392,7 +392,8 @@ def test_non_hourly_timestamps(tmp_path):
         "%Y-%m-%dT%H:%M:%SZ"
     )
     msg = error_of(with_price_file(tmp_path, np.ones(200), times=times), tmp_path)
-    assert "step of 0 days 00:15:00" in msg and "expected hourly data" in msg
+    assert "step of 15 min" in msg and "expected hourly data" in msg
+    assert 'resample = "mean"' in msg
 
 
 def test_series_not_covering_the_horizon(tmp_path):

@@ -446,7 +446,7 @@ def test_cli_plan_writes_files_and_prints_the_table(tmp_path):
         assert f"\n{stage}" in "\n" + result.output  # progress lines (stderr, mixed here)
 
 
-def test_cli_bad_write_lp_suffix_exits_2_and_unknown_solver_exits_4(tmp_path):
+def test_cli_bad_write_lp_suffix_and_unknown_solver_exit_2(tmp_path):
     path = write_scenario(tmp_path, allow_shortfall=True)
     runner = CliRunner()
     bad = runner.invoke(main, ["plan", str(path), "--out", str(tmp_path), "--write-lp", "x.txt"])
@@ -454,7 +454,7 @@ def test_cli_bad_write_lp_suffix_exits_2_and_unknown_solver_exits_4(tmp_path):
     solver = runner.invoke(
         main, ["plan", str(path), "--out", str(tmp_path), "--backend", "pulp", "--solver", "NOPE"]
     )
-    assert solver.exit_code == 4 and "solver failed: unknown PuLP solver 'NOPE'" in solver.output
+    assert solver.exit_code == 2 and "unknown PuLP solver 'NOPE'" in solver.output  # before the LP
     assert "Traceback" not in solver.output
 
 
