@@ -117,7 +117,7 @@ def minimize_pl(evaluate, lower, upper, start, tol):
     # find a bracket: slope(a) < 0 < slope(b), stepping out geometrically
     need_b = ~done & (slope < 0)
     need_a = ~done & (slope > 0)
-    step = np.maximum(0.01 * np.abs(t), 1.0)
+    step = np.maximum(1e-3 * np.abs(t), 1e-3)
     while need_a.any() or need_b.any():
         if (need_b & (a >= cap) & ~np.isfinite(upper)).any():
             raise _Unreachable()
@@ -150,6 +150,20 @@ def minimize_pl(evaluate, lower, upper, start, tol):
             break
         with np.errstate(divide="ignore", invalid="ignore"):
             meet = (fb - fa + sa * a - sb * b) / (sa - sb)
+        # the tangents meet at an end already evaluated: that end is the kink if the other
+        # end's tangent passes through it (the function is linear in between)
+        width = 1e-12 * np.maximum(1.0, np.abs(b))
+        at_a = active & (meet <= a + width) & (fa <= fb + sb * (a - b) + tol * (1.0 + np.abs(fa)))
+        at_b = active & (meet >= b - width) & (fb <= fa + sa * (b - a) + tol * (1.0 + np.abs(fb)))
+        for end, point, sol_end in ((at_a, a, sol_a), (at_b, b, sol_b)):
+            if end.any():
+                t[end] = point[end]
+                sol_t = _merge(sol_t, sol_end, end)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    theta[end] = np.where(sb - sa > 0, sb / (sb - sa), 1.0)[end]
+                active &= ~end
+        if not active.any():
+            break
         mid = 0.5 * (a + b)
         ok = np.isfinite(meet) & (meet > a) & (meet < b)
         tangent = ok & (not bisect)
