@@ -42,6 +42,7 @@ OUT_LOAD, OUT_OMEGA, OUT_E, OUT_GAMMA, OUT_DA, OUT_DV, OUT_TAU, OUT_VALUE, OUT_I
 N_OUT = 9
 
 _EPS = 1e-9  # MWh: slack below which a cap counts as binding
+_FEAS = 1e-6  # relative: caps broken by less are the master LP's tolerance, not infeasibility
 
 
 @njit(cache=True)
@@ -64,7 +65,7 @@ def _hour(t, val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2, x, o
     load = base[t]
     need = forced[t]
     infeasible = 0.0
-    if slack_a < -_EPS or slack_v < -_EPS:
+    if slack_a < -_FEAS * (1.0 + cap_a[t]) or slack_v < -_FEAS * (1.0 + abs(cap_v[t])):
         infeasible = 1.0
     # firm load that may not be shed: kept from the most valuable sheddable classes first
     for j in range(k):
@@ -76,7 +77,7 @@ def _hour(t, val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2, x, o
             x[t, i] = take
             need -= take
             load += take
-    if load > imp[t] + _EPS * (1.0 + imp[t]):
+    if load > imp[t] + _FEAS * (1.0 + imp[t]):
         infeasible = 1.0
     value = 0.0
     for j in range(k):

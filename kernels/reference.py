@@ -227,14 +227,17 @@ def greedy_hours_reference(val, qty, grp, cap_a, cap_v, imp, base, forced, block
         GROUP_MINING: np.asarray(cap_a, float).copy(),
         GROUP_HPC: np.asarray(cap_v, float).copy(),
     }
-    infeasible = (slack[GROUP_MINING] < -eps) | (slack[GROUP_HPC] < -eps)
+    feas = 1e-6
+    infeasible = (slack[GROUP_MINING] < -feas * (1.0 + np.asarray(cap_a))) | (
+        slack[GROUP_HPC] < -feas * (1.0 + np.abs(cap_v))
+    )
     for r in range(n):
         i = order[r]
         take = np.where((grp[i] == GROUP_KEEP) & (need > 0), np.minimum(qty[i, cols], need), 0.0)
         x[i, cols] += take
         need -= take
         load += take
-    infeasible |= load > imp + eps * (1.0 + imp)
+    infeasible |= load > imp + feas * (1.0 + imp)
     value = (val * x).sum(axis=0)
     stopped = np.zeros(T, dtype=bool)
     for r in range(n):

@@ -197,6 +197,12 @@ def minimize_pl(evaluate, lower, upper, start, tol):
     return t, (sol_a, sol_b, theta), sol_t, evals
 
 
+def _snap(slope: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Slopes within 1e-10 of their row's right-hand side are zero (a row met exactly up to
+    rounding is met)."""
+    return np.where(np.abs(slope) <= 1e-10 * np.maximum(1.0, np.abs(scale)), 0.0, slope)
+
+
 class _Unreachable(Exception):
     """An uptime floor cannot be met at the trial split (the caller falls back)."""
 
@@ -276,6 +282,7 @@ class SiteEval:
     infeasible: np.ndarray | None = None
     passes: int = 0
     duals: HourDuals | None = None
+    uptime_short: float = 0.0  # contracted hours the trial z cannot reach (grad: of the most)
 
 
 @dataclass(eq=False)
@@ -442,7 +449,7 @@ class SiteProblem:
         def evaluate(nu):
             sol = self.run(it, uptime_dual, nu)
             value = np.bincount(self.month, weights=sol.out[:, OUT_VALUE], minlength=Mu)
-            slope = self.month_load(sol) - self.min_take
+            slope = _snap(self.month_load(sol) - self.min_take, self.min_take)
             return value - nu * self.min_take, np.where(binding, slope, 0.0), sol
 
         lower = np.zeros(Mu)
@@ -472,7 +479,7 @@ class SiteProblem:
                 up = self.uptime_of(primal)
                 return (
                     np.array([value - lam[0] * self.target[0]]),
-                    np.array([up[0] - self.target[0]]),
+                    _snap(np.array([up[0] - self.target[0]]), self.target[:1]),
                     _Whole(primal),
                 )
 
@@ -481,15 +488,18 @@ class SiteProblem:
                     evaluate, np.zeros(1), np.full(1, np.inf), self.last_uptime, 1e-12
                 )
             except _Unreachable:
+                most, grad, ray = self.most_uptime(z, it)
                 return SiteEval(
                     np.inf,
-                    np.zeros(self.layout.size),
+                    grad,
                     -np.inf,
                     None,
                     None,
                     np.zeros(H),
                     np.zeros(self.d.n_months),
                     infeasible=np.ones(self.d.hours, bool),
+                    uptime_short=float(self.target[0] - most),
+                    duals=ray,
                 )
             primal = mix(sa.sol, sb.sol, np.full(self.d.hours, theta[0]))
             final, nu = cache.get(float(lam[0])) or self.solve_take(it, lam)[1:3]
@@ -524,6 +534,38 @@ class SiteProblem:
             take_dual=nu,
             passes=passes,
         )
+
+    def most_uptime(self, z: np.ndarray, it: dict) -> tuple[float, np.ndarray, HourDuals]:
+        """The most uptime the hosted class can reach at ``z`` [h], its supergradient in
+        ``z`` and its duals: the greedy with the class's hashing hours as the only value,
+        energy free."""
+        c = self.hosted[0]
+        E = self.d.energy_mwh[self.asic[c]]
+        val = np.zeros_like(it["val"])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            val[c] = np.where(E > 0, self.hashes[0] / E, 0.0)
+        zero = np.zeros(self.d.hours)
+        x, out = greedy_hours(
+            val,
+            it["qty"],
+            it["grp"],
+            it["cap_a"],
+            it["cap_v"],
+            it["imp"],
+            it["base"],
+            it["forced"],
+            self.d.ppa_block_mw[self.s],
+            zero,
+            zero,
+        )
+        sol = HourSolution(x, out, self.month)
+        it1 = dict(it, val=val)
+        hd = self.hour_duals(it1, sol)
+        # as a dual ray of the LP: u's uptime row at 1, energy free (assemble takes kappa off e)
+        ray_out = out.copy()
+        ray_out[:, OUT_E] += self.d.peak_adder_usd_per_mwh[self.s]
+        ray = HourDuals(ray_out, hd["server"], hd["shed"], np.ones(1), np.zeros(self.d.n_months))
+        return float(out[:, OUT_VALUE].sum()), self.gradient(z, it1, sol), ray
 
     def primal_value(self, it: dict, sol: HourSolution) -> float:
         """Margin of a plan without multipliers, minimum-take shortfall priced (constants apart)."""
@@ -564,7 +606,9 @@ class SiteProblem:
         # firm servers: their load takes energy and HPC hall; shed rows and the gap row relax
         gf = np.zeros(len(d.gpu_names))
         gf[self.firm] = -(Eg[self.firm] * (omega + d_v)).sum(axis=1)
-        gf[self.keep] += (Eg[self.keep] * (hd["shed"] + self.a * tau) * self.shed_ok).sum(axis=1)
+        # the shed limit a F + b grows with every firm server; each shed row with its class's
+        gf[self.firm] += (Eg[self.firm] * (self.a * tau * self.shed_ok)).sum(axis=1)
+        gf[self.keep] += (Eg[self.keep] * hd["shed"] * self.shed_ok).sum(axis=1)
         # interruptible servers: one more installed server is worth its server-row dual
         gn = np.zeros(len(d.gpu_names))
         gn[self.gpu_v] = hd["server"].sum(axis=1)
@@ -600,8 +644,8 @@ class HourDuals:
     take: np.ndarray  # [Mu] USD/MWh
 
     @staticmethod
-    def mix(records: list[HourDuals], weights: np.ndarray) -> HourDuals:
-        w = weights / weights.sum()
+    def mix(records: list[HourDuals], weights: np.ndarray, normalize: bool = True) -> HourDuals:
+        w = weights / weights.sum() if normalize else weights
         return HourDuals(
             *(
                 sum(wi * getattr(r, name) for wi, r in zip(w, records, strict=True))
@@ -698,6 +742,14 @@ class Master:
         cols = np.concatenate([[self.layout.size + s], nz])
         vals = np.concatenate([[1.0], -grad[nz]])
         self._add_row(-np.inf, bound - grad @ z, cols, vals)
+        return self.n_rows - 1
+
+    def add_uptime_cut(self, z: np.ndarray, grad: np.ndarray, target: float, most: float) -> int:
+        """``most + grad (z' - z) >= target``: the most uptime, concave in ``z``, linearized."""
+        nz = np.flatnonzero(np.abs(grad) > 1e-12 * max(1.0, float(np.abs(grad).max(initial=0.0))))
+        if not len(nz):
+            raise _Infeasible()  # no split reaches the floor: the LP is infeasible
+        self._add_row(target - most + grad @ z, np.inf, nz, grad[nz])
         return self.n_rows - 1
 
     def add_firm_rows(self, site: SiteProblem, z: np.ndarray) -> bool:
@@ -840,6 +892,7 @@ def solve_decomposed(
     const = -float((d.ppa_price_usd_per_mwh[:, None] * d.ppa_block_mw).sum())
     best_value, best = -np.inf, None
     cuts: list[list[tuple[int, HourDuals]]] = [[] for _ in sites]
+    rays: list[list[tuple[int, HourDuals]]] = [[] for _ in sites]  # uptime feasibility cuts
     upper = np.inf
     z = None if start is None else np.asarray(start, dtype=float)
     try:
@@ -852,10 +905,19 @@ def solve_decomposed(
                 continue
             evals = [site.evaluate(z) for site in sites]
             info.passes += sum(e.passes for e in evals)
+            short = [(site, e) for site, e in zip(sites, evals, strict=True) if e.uptime_short > 0]
+            for site, e in short:
+                # a feasibility cut: the most uptime, linearized at z, must reach the floor
+                row = master.add_uptime_cut(
+                    z, e.grad, site.target[0], site.target[0] - e.uptime_short
+                )
+                rays[site.s].append((row, e.duals))
+            if short:
+                z = None
+                continue
             if any(e.infeasible is not None for e in evals):
-                # firm rows hold, but an uptime floor or the caps cannot be met here
                 raise DecompositionFallback(
-                    "a trial split leaves a hosted uptime floor unreachable"
+                    "a trial split leaves firm load no room (please report)"
                 )
             value = master.first_stage_value(z) + sum(e.value for e in evals) + const
             if value > best_value:
@@ -884,18 +946,36 @@ def solve_decomposed(
             info.seconds,
             method="decomposed",
         ), info
+    if best is None:
+        raise DecompositionFallback(
+            f"no feasible split after {max_iterations} master solves (please report)"
+        )
+    # the master's duals belong to its last point: plan there if it is as good as the best
+    z_master, _, row_dual, col_dual = master.solve()
+    if not np.allclose(z_master, best[0], rtol=1e-12, atol=1e-12):
+        evals = [site.evaluate(z_master) for site in sites]
+        info.passes += sum(e.passes for e in evals)
+        if all(e.infeasible is None for e in evals):
+            value = master.first_stage_value(z_master) + sum(e.value for e in evals) + const
+            if value >= best_value - gap_tol * max(1.0, abs(upper)):
+                best_value, best = max(value, best_value), (z_master.copy(), evals)
     info.upper_usd, info.lower_usd = upper, best_value
     info.gap = (upper - best_value) / max(1.0, abs(upper))
     z_best, evals = best
     info.z = z_best
-    # the master's duals at its last solve belong to the cut set that proves the bound
-    _, _, row_dual, col_dual = master.solve()
+    if not np.allclose(z_master, z_best, rtol=1e-12, atol=1e-12):
+        col_dual = None  # reduced costs from the duals themselves (assemble)
     duals = []
     for s, site_cuts in enumerate(cuts):
         weight = np.array([max(-row_dual[r], 0.0) for r, _ in site_cuts])
-        duals.append(
+        mixed = (
             HourDuals.mix([h for _, h in site_cuts], weight) if weight.sum() > 0 else evals[s].duals
         )
+        # feasibility cuts are dual rays of the site's LP: they add with the master's weights
+        for r, ray in rays[s]:
+            if row_dual[r] > 0:
+                mixed = HourDuals.mix([mixed, ray], np.array([1.0, row_dual[r]]), normalize=False)
+        duals.append(mixed)
     sol = assemble(d, lp, sites, z_best, evals, duals, master, row_dual, col_dual)
     sol.status = "optimal" if info.gap <= gap_tol else "time_limit"
     sol.gap = float(info.gap)
@@ -1015,8 +1095,9 @@ def assemble(d: LpData, lp: Lp, sites, z, evals, duals, master: Master, m_row, m
         master.server_rows
     ]
     col_dual = lp.cost - lp.matrix.T @ dual
-    for name, part in (("y", lay.y), ("f", lay.f), ("n", lay.n)):
-        col_dual[cols[name].start : cols[name].stop] = m_col[part]
+    if m_col is not None:
+        for name, part in (("y", lay.y), ("f", lay.f), ("n", lay.n)):
+            col_dual[cols[name].start : cols[name].stop] = m_col[part]
     objective = float(lp.cost @ x + lp.offset)
     return Solution(
         "optimal",
