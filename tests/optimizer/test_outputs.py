@@ -340,3 +340,23 @@ def test_compare_a_plan_from_an_older_version(two_plans, tmp_path):
     assert all(m["margin_usd"]["a"] is None for m in result["months"])
     assert "older hashpivot" in compare_table(result)
     assert np.isclose(next(x for x in result["streams"] if x["key"] == "margin_usd")["change"], 0.0)
+
+
+def test_plan_command_with_local_times_and_excel(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(main, ["example", str(tmp_path / "site")])
+    assert result.exit_code == 0, result.output
+    toml = tmp_path / "site" / "scenario.toml"
+    toml.write_text(toml.read_text().replace("hours = 8760", "hours = 48"))
+    out = tmp_path / "out"
+    args = ["plan", str(toml), "--out", str(out), "--no-charts"]
+    result = runner.invoke(main, [*args, "--tz", "Mars/Olympus"])
+    assert result.exit_code == 2 and "America/Chicago" in result.output
+    assert not out.exists()  # refused before planning
+    result = runner.invoke(main, [*args, "--tz", "America/Chicago", "--excel"])
+    assert result.exit_code == 0, result.output
+    assert "BTC earned after the pool fee" in result.output
+    assert "plan.xlsx" in result.output and "report.html" in result.output
+    hourly = pd.read_excel(out / "plan.xlsx", sheet_name="Hourly")
+    assert len(hourly) == 48 and "Local time (America/Chicago)" in hourly
+    assert pd.read_csv(out / "plan.csv")["local_time"].iloc[0] == "2025-12-31T18:00:00-06:00"
