@@ -96,8 +96,9 @@ def _price_panel(ax, price: pd.Series, daily: bool) -> None:
             label="hourly range",
         )
         mean = by_day.mean()
-        ax.step(mean.index, mean.to_numpy(), where="post", color="#8e1b10", lw=0.9,
-                label="daily mean")
+        ax.step(
+            mean.index, mean.to_numpy(), where="post", color="#8e1b10", lw=0.9, label="daily mean"
+        )
         ax.legend(loc="upper left", fontsize=7, ncol=2, framealpha=0.8)
     else:
         ax.plot(price.index, price.to_numpy(), color="#8e1b10", lw=0.7)
@@ -114,9 +115,7 @@ def allocation_chart(plan: Plan, path: str | Path) -> Path:
     hourly up to three weeks, daily means with the hourly range beyond."""
     sh = plan.site_hours
     sites = list(plan.data.site_names)
-    fig, grid = _figure(
-        2 * len(sites), 2.2, sharex=True, height_ratios=[3.0, 1.2] * len(sites)
-    )
+    fig, grid = _figure(2 * len(sites), 2.2, sharex=True, height_ratios=[3.0, 1.2] * len(sites))
     daily = plan.data.hours > HOURLY_CHART_MAX_HOURS
     cols = [c for c, _, _ in STACK]
     for ax, ax_price, site in zip(grid[0::2], grid[1::2], sites, strict=True):
