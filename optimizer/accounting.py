@@ -122,13 +122,18 @@ def site_hour_arrays(d: LpData, lp: Lp, sol: Solution) -> dict[str, np.ndarray]:
     }
 
 
-def accounting_by_site(d: LpData, lp: Lp, x: np.ndarray) -> dict[str, np.ndarray]:
-    """Revenues and costs of a solution per site, ``float64[S]`` each [USD].
+def accounting_site_hours(d: LpData, lp: Lp, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Revenues and costs of a solution per site and hour, ``float64[S, T]`` each [USD].
 
-    ``revenue_hpc_usd`` is rent and cloud sales of the servers that run (``Rr (f + v)``);
-    ``pass_through_usd`` the tenants' energy reimbursement ``pt (Eg (f + v) - w)``;
-    ``ppa_settlement_usd`` what unused block energy costs in negative-price hours under
-    ``negative_prices = "settle"``. Their signed sum per site is the site's margin.
+    The one place every money stream is computed (:func:`accounting_by_site` sums it over
+    hours; the monthly and hourly money views read it as it is), keyed by
+    :data:`REVENUE_KEYS` and :data:`COST_KEYS`. ``revenue_hpc_usd`` is rent and cloud sales of
+    the servers that run (``Rr (f + v)``); ``pass_through_usd`` the tenants' energy
+    reimbursement ``pt (Eg (f + v) - w)``; ``ppa_settlement_usd`` what unused block energy
+    costs in negative-price hours under ``negative_prices = "settle"``. Annuities (hall
+    conversion, GPU capex) accrue evenly every hour; a month's minimum-take shortfall is spread
+    evenly over that month's hours in the horizon. Their signed sum per site is the site's
+    margin.
     """
     S, T = d.n_sites, d.hours
     pi = d.price_usd_per_mwh
@@ -137,31 +142,63 @@ def accounting_by_site(d: LpData, lp: Lp, x: np.ndarray) -> dict[str, np.ndarray
     y = lp.cols["y"].take(x)
     q = lp.cols["q"].take(x)
     f, v, w = gpu_servers(d, lp, x)
-    asic = (d.revenue_usd * u).sum(axis=1)
-    rent = (d.gpu_rent_usd * (f[:, None] + v)).sum(axis=1)
-    gpu = gpu_revenue_usd(d, f, v, w).sum(axis=1)
-    penalty = (d.gpu_sla_penalty_usd_per_mwh[:, None] * w).sum(axis=1)
-
-    def site_sum(values: np.ndarray, site: np.ndarray) -> np.ndarray:
-        out = np.zeros(S)
-        np.add.at(out, site, values)
-        return out
-
+    asic = d.revenue_usd * u
+    rent = d.gpu_rent_usd * (f[:, None] + v)
+    gpu = gpu_revenue_usd(d, f, v, w)
+    penalty = d.gpu_sla_penalty_usd_per_mwh[:, None] * w
     hosted = d.class_hosted
+    every_hour = np.ones(T)
+    z = lp.cols["z"].take(x)  # [S, Mu] MWh short of each month's minimum take
+    hours_in_month = np.bincount(d.month_of_hour, minlength=z.shape[1]).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        short_per_hour = np.where(hours_in_month > 0, z / hours_in_month, 0.0)
     return {
-        "revenue_mining_usd": site_sum(asic[~hosted], d.class_site[~hosted]),
-        "revenue_hosting_usd": site_sum(asic[hosted], d.class_site[hosted]),
-        "revenue_hpc_usd": site_sum(rent, d.gpu_site),
-        "pass_through_usd": site_sum(gpu - rent, d.gpu_site),
-        "resale_credit_usd": (d.resale_factor[:, None] * np.maximum(pi, 0.0) * q).sum(axis=1),
-        "energy_cost_usd": (pi * lp.cols["g"].take(x)).sum(axis=1),
-        "ppa_cost_usd": (d.ppa_price_usd_per_mwh[:, None] * d.ppa_block_mw).sum(axis=1),
-        "ppa_settlement_usd": (d.settlement_usd_per_mwh * q).sum(axis=1),
-        "peak_charge_usd": (d.peak_adder_usd_per_mwh * lp.cols["L"].take(x)).sum(axis=1),
-        "conversion_cost_usd": d.conversion_usd_per_mw_hour * y * T,
-        "gpu_capex_usd": site_sum(d.gpu_capex_usd_per_hour * n * T, d.gpu_site),
-        "sla_penalty_usd": site_sum(penalty, d.gpu_site),
-        "shortfall_usd": (d.shortfall_usd_per_mwh[:, None] * lp.cols["z"].take(x)).sum(axis=1),
+        "revenue_mining_usd": by_site(asic[~hosted], d.class_site[~hosted], S),
+        "revenue_hosting_usd": by_site(asic[hosted], d.class_site[hosted], S),
+        "revenue_hpc_usd": by_site(rent, d.gpu_site, S),
+        "pass_through_usd": by_site(gpu - rent, d.gpu_site, S),
+        "resale_credit_usd": d.resale_factor[:, None] * np.maximum(pi, 0.0) * q,
+        "energy_cost_usd": pi * lp.cols["g"].take(x),
+        "ppa_cost_usd": d.ppa_price_usd_per_mwh[:, None] * d.ppa_block_mw,
+        "ppa_settlement_usd": d.settlement_usd_per_mwh * q,
+        "peak_charge_usd": d.peak_adder_usd_per_mwh * lp.cols["L"].take(x),
+        "conversion_cost_usd": (d.conversion_usd_per_mw_hour * y)[:, None] * every_hour,
+        "gpu_capex_usd": by_site(
+            (d.gpu_capex_usd_per_hour * n)[:, None] * every_hour, d.gpu_site, S
+        ),
+        "sla_penalty_usd": by_site(penalty, d.gpu_site, S),
+        "shortfall_usd": (d.shortfall_usd_per_mwh[:, None] * short_per_hour)[:, d.month_of_hour],
+    }
+
+
+def accounting_by_site(d: LpData, lp: Lp, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Revenues and costs of a solution per site, ``float64[S]`` each [USD]: the sums over
+    hours of :func:`accounting_site_hours`. Their signed sum per site is the site's margin."""
+    return {k: v.sum(axis=1) for k, v in accounting_site_hours(d, lp, x).items()}
+
+
+def mined_site_hours(d: LpData, lp: Lp, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Hashrate and BTC of the own ASICs that run, per site and hour, ``float64[S, T]`` each.
+
+    ``hashrate_ths``: TH/s of the own machines running in the hour, after temperature derating
+    and availability (the class's revenue ``R u`` over ``usd_per_th_hour``); ``btc_mined``:
+    ``hashrate_ths x btc_per_th_hour`` [BTC], before the pool fee; ``btc_earned``: what the
+    pool pays after its fee, ``revenue_mining_usd / btc_price_usd`` hour by hour [BTC].
+    Hosted machines mine for their owners and count in none of these.
+    """
+    S = d.n_sites
+    own = ~d.class_hosted
+    u = lp.cols["u"].take(x)
+    usd = d.usd_per_th_hour
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_usd = np.where(usd > 0, 1.0 / usd, 0.0)
+        earned_per_usd = np.where(d.btc_price_usd > 0, 1.0 / d.btc_price_usd, 0.0)
+    revenue = by_site(d.revenue_usd[own] * u[own], d.class_site[own], S)
+    hashrate = revenue * per_usd
+    return {
+        "hashrate_ths": hashrate,
+        "btc_mined": hashrate * d.btc_per_th_hour,
+        "btc_earned": revenue * earned_per_usd,
     }
 
 

@@ -561,6 +561,21 @@ def _write_lp_suffix(ctx, param, value):
     return value
 
 
+def _whole_servers_line(s: PlanSummary) -> list[str]:
+    """The ``whole servers`` line of :func:`plan_table` (none before the report rounds them)."""
+    ws = s.whole_servers
+    if ws is None or not ws.classes or ws.status == "whole":
+        return []
+    if ws.margin_effect_usd is None:
+        return [f"whole servers   none found next to the LP's {s.gpu_servers_firm:,.2f} firm"]
+    firm = sum(c.firm or 0 for c in ws.classes.values())
+    installed = sum(c.installed or 0 for c in ws.classes.values())
+    return [
+        f"whole servers   {firm:,} firm (LP {s.gpu_servers_firm:,.2f}), {installed:,} installed "
+        f"(LP {s.gpu_servers_installed:,.2f}): margin {ws.margin_effect_usd:+,.0f} USD"
+    ]
+
+
 def plan_table(summary: PlanSummary) -> str:
     """The compact plain-text summary ``hashpivot plan`` prints: MW split, margin by stream."""
     s = summary
@@ -591,6 +606,9 @@ def plan_table(summary: PlanSummary) -> str:
         f"{s.hours_curtailment_orders:,} hours with curtailment orders",
         f"energy          {s.mining_mwh:,.0f} MWh mining, {s.hpc_mwh:,.0f} MWh HPC, "
         f"{s.ppa_resold_mwh:,.0f} MWh PPA resold",
+        f"bitcoin         {s.btc_earned:,.3f} BTC earned after the pool fee "
+        f"({s.btc_mined:,.3f} mined), hashprice ${s.mean_hashprice_usd_per_ph_day:,.2f}/PH/s/day",
+        *_whole_servers_line(s),
         "",
         f"{'margin by stream':<28}{'USD':>16}",
     ]
@@ -641,11 +659,24 @@ def plan_table(summary: PlanSummary) -> str:
 @click.option(
     "--class-hours", is_flag=True, help="Also write classes.csv (one row per class-hour)."
 )
-@click.option("--no-charts", is_flag=True, help="Skip allocation.png and duals.png.")
+@click.option("--no-charts", is_flag=True, help="Skip the PNG charts.")
 @click.option(
     "--json", "as_json", is_flag=True, help="Print summary.json on stdout, not the table."
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print no stage times, table or file list.")
+@click.option(
+    "--tz",
+    metavar="ZONE",
+    help="Add local times in this IANA zone to plan.csv and plan.xlsx, e.g. America/Chicago.",
+)
+@click.option(
+    "--excel", is_flag=True, help="Also write plan.xlsx (needs pip install hashpivot[excel])."
+)
+@click.option(
+    "--no-whole-servers",
+    is_flag=True,
+    help="Skip rounding GPU servers to whole servers (saves the second solve).",
+)
 @user_errors
 def plan(
     scenario,
@@ -663,25 +694,31 @@ def plan(
     """Plan the hour-by-hour split of power between mining and HPC: kernel, LP, report.
 
     Without SCENARIO, plans the built-in example (one 100 MW West Texas site, 2026).
-    Writes plan.csv (one row per site-hour), gpus.csv, summary.json, allocation.png and
-    duals.png (value of one more MW of import) to --out. Warnings (machines that can never
-    run) go to stderr, --quiet or not. Exit codes: 2 bad input (an unknown --solver too,
-    before anything is built), 3 infeasible (with the reason and the fix), 4 solver failure.
+    Writes to --out: plan.csv (one row per site-hour, with USD by stream and BTC mined),
+    monthly.csv and sites.csv (P&L by stream per month and per site), gpus.csv (servers, LP
+    and whole), summary.json, report.html (one self-contained page), allocation.png,
+    duals.png (what more capacity is worth), monthly_pnl.png, and with --excel plan.xlsx.
+    Warnings (machines that can never run) go to stderr, --quiet or not. Exit codes: 2 bad
+    input (an unknown --solver too, before anything is built), 3 infeasible (with the reason
+    and the fix), 4 solver failure.
 
     \b
     Example:
       hashpivot plan --out out/
+      hashpivot plan my-site/scenario.toml --out out/ --tz America/Chicago --excel
       hashpivot plan my-site/scenario.toml --out out/ --backend pulp --write-lp out/plan.lp
       hashpivot plan my-site/scenario.toml --out out/ --json --quiet > summary.json
     """
     from optimizer.plan import plan_scenario
     from optimizer.report.files import json_ready
+    from optimizer.report.money import check_tz
     from optimizer.report.plan_files import write_model, write_report
     from optimizer.timings import Timings
 
     as_json, quiet = out["as_json"], out["quiet"]  # --json, --quiet
     if problem := solver_problem(backend, solver):
         raise _Failure(problem, EXIT_BAD_INPUT)
+    check_tz(out["tz"])
 
     def progress(stage: str, seconds: float) -> None:
         if not quiet:
@@ -702,7 +739,15 @@ def plan(
         timings=timings,
         before_solve=None if write_lp is None else lambda lp: write_model(lp, write_lp, backend),
     )
-    paths = write_report(result, out_dir, charts=not no_charts, class_hours=class_hours)
+    paths = write_report(
+        result,
+        out_dir,
+        charts=not no_charts,
+        class_hours=class_hours,
+        tz=out["tz"],
+        excel=out["excel"],
+        whole_servers=not out["no_whole_servers"],
+    )
     progress("total", timings.total)
     if as_json:
         click.echo(json.dumps(json_ready(result.summary.to_dict()), indent=2, default=str))
@@ -710,3 +755,35 @@ def plan(
         click.echo(plan_table(result.summary) + "\n")
     if not quiet:
         click.echo("wrote " + ", ".join(p.name for p in paths) + f" in {out_dir}", err=as_json)
+
+
+# --------------------------------------------------------------------------------------------
+# hashpivot compare
+
+
+@main.command()
+@click.argument("dir_a", type=click.Path(path_type=Path))
+@click.argument("dir_b", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of tables.")
+@user_errors
+def compare(dir_a: Path, dir_b: Path, as_json: bool) -> None:
+    """What changed between two plan folders: money by stream, MW, sites and months.
+
+    Reads DIR_A/summary.json and DIR_B/summary.json (folders written by hashpivot plan) and
+    prints A, B and B - A for every money stream and the margin, MW converted and in use,
+    GPU servers, energy and BTC, each site and each month.
+
+    \b
+    Example:
+      hashpivot plan base.toml --out base/ && hashpivot plan bigger-lease.toml --out lease/
+      hashpivot compare base/ lease/
+      hashpivot compare base/ lease/ --json > change.json
+    """
+    from optimizer.report.compare import compare_plans, compare_table
+    from optimizer.report.files import json_ready
+
+    result = compare_plans(dir_a, dir_b)
+    if as_json:
+        click.echo(json.dumps(json_ready(result), indent=2))
+    else:
+        click.echo(compare_table(result))

@@ -15,7 +15,14 @@ import numpy as np
 import pandas as pd
 
 from models.finance import capital_recovery_factor
-from optimizer.accounting import COST_KEYS, REVENUE_KEYS, economic, installed_servers
+from optimizer.accounting import (
+    COST_KEYS,
+    REVENUE_KEYS,
+    accounting_site_hours,
+    economic,
+    installed_servers,
+    mined_site_hours,
+)
 from optimizer.lp.backends import Solution
 from optimizer.lp.data import LpData
 from optimizer.lp.model import Lp
@@ -36,6 +43,7 @@ class SiteSummary:
     ``conversion_capex_usd`` = converted MW x ``conversion_usd_per_mw``.
     ``*_value_usd_per_mw`` are the duals of the mining hall, HPC hall and conversion bound with
     the economic sign (value of one more MW over the horizon) or ``None`` without duals.
+    ``btc_mined`` / ``btc_earned``: BTC of the site's own ASICs before / after the pool fee.
     """
 
     margin_usd: float
@@ -59,9 +67,78 @@ class SiteSummary:
     hpc_mwh: float
     curtailed_mwh: float
     hours_curtailed: int
+    btc_mined: float
+    btc_earned: float
     mining_hall_value_usd_per_mw: float | None
     hpc_hall_value_usd_per_mw: float | None
     conversion_value_usd_per_mw: float | None
+
+
+@dataclass(frozen=True)
+class MonthSummary:
+    """One calendar month (UTC, the model's months) of the horizon: P&L by stream, BTC, markets.
+
+    ``money`` holds every stream of :data:`~optimizer.accounting.REVENUE_KEYS` and
+    :data:`~optimizer.accounting.COST_KEYS` for the month [USD]; ``margin_usd`` is their signed
+    sum, and the months add up to the plan's totals. Annuities accrue evenly by the hour, a
+    month's minimum-take shortfall falls in its own month. ``btc_mined``: BTC of the own ASICs
+    that ran, ``sum_t hashrate_ths x btc_per_th_hour`` (before the pool fee); ``btc_earned``:
+    after the pool fee (``revenue_mining_usd`` at each hour's BTC price). Means are over the
+    month's hours in the horizon (prices: over sites too); ``site_margin_usd``: margin by site.
+    """
+
+    hours: int
+    margin_usd: float
+    revenue_total_usd: float
+    cost_total_usd: float
+    money: dict[str, float]
+    btc_mined: float
+    btc_earned: float
+    mean_hashrate_ths: float
+    mean_hashprice_usd_per_ph_day: float
+    mean_btc_price_usd: float
+    mean_price_usd_per_mwh: float
+    mining_mwh: float
+    hpc_mwh: float
+    curtailed_mwh: float
+    site_margin_usd: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The month as a flat JSON object: the streams sit next to ``margin_usd``."""
+        out = dataclasses.asdict(self)
+        money = out.pop("money")
+        first = {k: out.pop(k) for k in ("hours", "margin_usd")}
+        return {**first, **money, **out}
+
+
+@dataclass(frozen=True)
+class WholeGpuClass:
+    """One GPU class in whole servers next to the LP's (fractional) counts [servers]; the whole
+    counts are None where no whole-server plan was found."""
+
+    firm_lp: float
+    firm: int | None
+    installed_lp: float
+    installed: int | None
+    interruptible_mean: float
+
+
+@dataclass(frozen=True)
+class WholeServers:
+    """The plan with whole GPU servers: firm and installed counts rounded, the rest re-solved.
+
+    ``status``: ``"whole"`` (the LP's counts were whole already: no solve), ``"optimal"`` (the
+    plan solved again around the rounded counts) or ``"none"`` (no whole-server plan next to
+    the LP's, e.g. a lease whose minimum and maximum sit inside one server: the LP's plan
+    stands; ``margin_usd`` and the whole counts are None). ``margin_effect_usd`` = ``margin_usd`` minus the LP's
+    margin (<= 0 up to solver tolerance) [USD]. Interruptible servers stay hourly averages
+    (server-hours per hour).
+    """
+
+    status: str
+    margin_usd: float | None
+    margin_effect_usd: float | None
+    classes: dict[str, WholeGpuClass]
 
 
 @dataclass(frozen=True)
@@ -96,7 +173,11 @@ class PlanSummary:
     (``hosting_mwh`` is the hosted part); ``hpc_mwh`` firm served + interruptible.
     ``hours_curtailed``: hours in which some mining MW the halls could run is off, by order or
     by choice; ``hours_curtailment_orders``: hours with an order at any site. Duals are
-    ``None`` where the backend gives none. ``seconds``: stage times, filled as stages end.
+    ``None`` where the backend gives none. BTC: ``btc_mined`` (own ASICs, before the pool fee)
+    and ``btc_earned`` (after it). ``sites`` and ``months`` hold the P&L by stream per site
+    and per calendar month (UTC); each adds up to the totals. ``whole_servers``: the GPU
+    servers in whole numbers and the margin effect of rounding (filled by the report, None
+    until then). ``seconds``: stage times, filled as stages end.
     """
 
     scenario: str
@@ -155,11 +236,15 @@ class PlanSummary:
     import_value_mean_usd_per_mwh: float | None
     import_value_max_usd_per_mwh: float | None
     hours: int
+    btc_mined: float
+    btc_earned: float
     sites: dict[str, SiteSummary]
+    months: dict[str, MonthSummary]
     leases: dict[str, LeaseSummary]
     hosted_uptime_cost_usd_per_hour: dict[str, float | None]
     min_take_cost_usd_per_mwh: dict[str, float | None]
     seconds: Timings = dataclasses.field(default_factory=Timings, compare=False)
+    whole_servers: WholeServers | None = None
 
     def money(self) -> dict[str, float]:
         """The revenue and cost items whose signed sum is the margin [USD]."""
@@ -183,7 +268,11 @@ class PlanSummary:
             for v in [getattr(self, f.name)]
         }
         out["sites"] = {k: dataclasses.asdict(v) for k, v in self.sites.items()}
+        out["months"] = {k: v.to_dict() for k, v in self.months.items()}
         out["leases"] = {k: dataclasses.asdict(v) for k, v in self.leases.items()}
+        out.pop("whole_servers")
+        if self.whole_servers is not None:
+            out["whole_servers"] = dataclasses.asdict(self.whole_servers)
         out["seconds"] = self.seconds.as_dict()
         return out
 
@@ -207,9 +296,17 @@ def summarize(
     month_duals: pd.DataFrame,
     scenario_name: str,
     timings: Timings,
+    money_hours: dict[str, np.ndarray] | None = None,
 ) -> PlanSummary:
-    """Build the :class:`PlanSummary` of a solved LP (see the class for each figure)."""
+    """Build the :class:`PlanSummary` of a solved LP (see the class for each figure).
+
+    ``money_hours``: :func:`~optimizer.accounting.accounting_site_hours` of the solution,
+    when already computed.
+    """
     x = sol.x
+    if money_hours is None:
+        money_hours = accounting_site_hours(d, lp, x)
+    mined = mined_site_hours(d, lp, x)
     T = d.hours
     f = lp.cols["f"].take(x)
     n = installed_servers(d, lp, x)
@@ -253,6 +350,8 @@ def summarize(
             hpc_mwh=float(hpc[s].sum()),
             curtailed_mwh=float(curtailed[s].sum()),
             hours_curtailed=int((curtailed[s] > CURTAILED_MW_TOL).sum()),
+            btc_mined=float(mined["btc_mined"][s].sum()),
+            btc_earned=float(mined["btc_earned"][s].sum()),
             mining_hall_value_usd_per_mw=json_number(
                 site_duals["mining_hall_value_usd_per_mw"].iloc[s]
             ),
@@ -316,7 +415,10 @@ def summarize(
         import_value_mean_usd_per_mwh=float(np.mean(imp)) if has_duals else None,
         import_value_max_usd_per_mwh=float(np.max(imp)) if has_duals and imp.size else None,
         hours=T,
+        btc_mined=float(mined["btc_mined"].sum()),
+        btc_earned=float(mined["btc_earned"].sum()),
         sites=sites,
+        months=month_summaries(d, money_hours, mined, arrays),
         leases=leases,
         hosted_uptime_cost_usd_per_hour={
             d.class_names[c]: json_number(uptime[i]) for i, c in enumerate(lp.hosted_classes)
@@ -327,3 +429,60 @@ def summarize(
         },
         seconds=timings,
     )
+
+
+def month_summaries(
+    d: LpData,
+    money_hours: dict[str, np.ndarray],
+    mined: dict[str, np.ndarray],
+    arrays: dict[str, np.ndarray],
+) -> dict[str, MonthSummary]:
+    """Per calendar month (UTC), ``"YYYY-MM"`` -> :class:`MonthSummary`, from the site-hour
+    money (:func:`~optimizer.accounting.accounting_site_hours`), BTC
+    (:func:`~optimizer.accounting.mined_site_hours`) and energy arrays."""
+    mu = d.month_of_hour
+    n = int(mu.max()) + 1 if len(mu) else 0
+    hours = np.bincount(mu, minlength=n)
+
+    first = np.searchsorted(mu, np.arange(n))  # hours run in order: a month is a slice
+
+    def monthly(a: np.ndarray) -> np.ndarray:  # [S, T] -> [S, Mu]
+        return np.add.reduceat(a, first, axis=1) if n else np.zeros((a.shape[0], 0))
+
+    def hourly_mean(a: np.ndarray) -> np.ndarray:  # [T] -> [Mu]
+        return np.bincount(mu, weights=a, minlength=n) / np.maximum(hours, 1)
+
+    money = {k: monthly(money_hours[k]) for k in (*REVENUE_KEYS, *COST_KEYS)}
+    revenue = sum((money[k] for k in REVENUE_KEYS), np.zeros((d.n_sites, n)))
+    cost = sum((money[k] for k in COST_KEYS), np.zeros((d.n_sites, n)))
+    site_margin = revenue - cost
+    btc_mined = monthly(mined["btc_mined"]).sum(axis=0)
+    btc_earned = monthly(mined["btc_earned"]).sum(axis=0)
+    hashrate = hourly_mean(mined["hashrate_ths"].sum(axis=0))
+    hashprice = hourly_mean(d.hashprice_usd_per_ph_day)
+    btc_price = hourly_mean(d.btc_price_usd)
+    price = hourly_mean(d.price_usd_per_mwh.mean(axis=0)) if d.n_sites else np.zeros(n)
+    mining = monthly(arrays["mining_mw"]).sum(axis=0)
+    hpc = monthly(arrays["hpc_firm_mw"] + arrays["hpc_interruptible_mw"]).sum(axis=0)
+    curtailed = monthly(arrays["curtailed_mw"]).sum(axis=0)
+    starts = d.index[first] if n else []
+    return {
+        start.strftime("%Y-%m"): MonthSummary(
+            hours=int(hours[m]),
+            margin_usd=float(site_margin[:, m].sum()),
+            revenue_total_usd=float(revenue[:, m].sum()),
+            cost_total_usd=float(cost[:, m].sum()),
+            money={k: float(v[:, m].sum()) for k, v in money.items()},
+            btc_mined=float(btc_mined[m]),
+            btc_earned=float(btc_earned[m]),
+            mean_hashrate_ths=float(hashrate[m]),
+            mean_hashprice_usd_per_ph_day=float(hashprice[m]),
+            mean_btc_price_usd=float(btc_price[m]),
+            mean_price_usd_per_mwh=float(price[m]),
+            mining_mwh=float(mining[m]),
+            hpc_mwh=float(hpc[m]),
+            curtailed_mwh=float(curtailed[m]),
+            site_margin_usd={name: float(site_margin[i, m]) for i, name in enumerate(d.site_names)},
+        )
+        for m, start in enumerate(starts)
+    }

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from kernels.bitcoin import btc_per_th_hour
 from models import Scenario
 from models.finance import annuity_usd_per_hour
 from optimizer.score import Scores
@@ -100,6 +101,9 @@ class LpData:
     lease_allow_shortfall : bool[L]
     usd_per_th_hour : float64[T]
         Mining revenue per TH/s-hour (for reports).
+    btc_per_th_hour, btc_price_usd : float64[T]
+        BTC one TH/s earns in the hour before the pool fee, and the BTC price [USD] (for
+        reports: BTC mined).
     hashprice_usd_per_ph_day : float64[T]
     """
 
@@ -154,6 +158,8 @@ class LpData:
     lease_members: tuple[np.ndarray, ...]
     lease_allow_shortfall: np.ndarray
     usd_per_th_hour: np.ndarray
+    btc_per_th_hour: np.ndarray
+    btc_price_usd: np.ndarray
     hashprice_usd_per_ph_day: np.ndarray
 
     @property
@@ -306,5 +312,13 @@ def lp_data(scenario: Scenario, scores: Scores) -> LpData:
         lease_members=tuple(np.array(x.gpu_classes, dtype=np.int64) for x in leases),
         lease_allow_shortfall=np.array([x.allow_shortfall for x in leases], dtype=bool),
         usd_per_th_hour=np.asarray(scores.usd_per_th_hour, dtype=float),
+        btc_per_th_hour=np.broadcast_to(
+            np.asarray(
+                btc_per_th_hour(s.market.difficulty, s.market.fees_btc_per_block, s.market.height),
+                dtype=float,
+            ),
+            (T,),
+        ),
+        btc_price_usd=np.broadcast_to(np.asarray(s.market.btc_price_usd, dtype=float), (T,)),
         hashprice_usd_per_ph_day=np.asarray(scores.hashprice_usd_per_ph_day, dtype=float),
     )

@@ -1,11 +1,16 @@
 """Charts, drawn on matplotlib's Agg canvas (no display, no pyplot state for plan charts).
 
-- ``allocation.png``: stacked site MW (mining, HPC firm, HPC interruptible, curtailed) with the
-  spot price on a second axis, one panel per site (daily means beyond three weeks, the hourly
-  price as a thin line on a symmetric-log axis so spikes and negative hours both show);
-- ``duals.png``: hourly value of one more MW of import per site [USD/MWh];
+- ``allocation.png``: stacked site MW (mining, HPC firm, HPC interruptible, curtailed) per
+  site, the spot price in a panel below. Beyond three weeks: daily means, with the hourly
+  range of the MW in use and of the price as bands (hourly otherwise); the price on a
+  symmetric-log axis so spikes and negative hours both show;
+- ``duals.png``: what more capacity is worth, per site: one more MW of grid import hour by
+  hour [USD/MWh], and one more MW of import, mining hall, HPC hall or convertible hall over
+  the horizon [USD/MW] (a limit that never binds is said so, not drawn as a flat zero);
+- ``monthly_pnl.png``: revenues and costs by stream per month with the margin;
 - ``margin_by_class.png``: class x month margin at spot (``hashpivot score``);
-- ``axes.png`` and ``monte_carlo.png``: what a study's rows say.
+- ``axes.png`` and ``monte_carlo.png``: what a study's rows say, axes named in words with
+  units.
 """
 
 from __future__ import annotations
@@ -17,14 +22,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optimizer.accounting import COST_KEYS, REVENUE_KEYS
 from optimizer.plan import Plan
 from optimizer.report.files import atomic_write
+from optimizer.report.money import stream_label
 from optimizer.study.monte_carlo import simulate_study_paths
 from optimizer.study.regimes import along, ok_rows
 from optimizer.study.rows import PATH_AXIS
 
 #: Beyond this horizon the allocation chart shows daily means [h].
 HOURLY_CHART_MAX_HOURS = 24 * 21
+#: An hourly value above this counts as a binding limit [USD/MWh].
+BINDING_TOL = 1e-6
 
 
 STACK = (
@@ -34,36 +43,83 @@ STACK = (
     ("curtailed_mw", "curtailed", "#d9d9d9"),
 )
 
+#: Colours of the money streams in the monthly P&L chart (others from a colour map).
+STREAM_COLORS = {
+    "revenue_mining_usd": "#f2a900",
+    "revenue_hosting_usd": "#c98b00",
+    "revenue_hpc_usd": "#1f5aa6",
+    "pass_through_usd": "#6fa8dc",
+    "resale_credit_usd": "#5aa469",
+    "energy_cost_usd": "#8e1b10",
+    "ppa_cost_usd": "#c0392b",
+    "ppa_settlement_usd": "#e6b0aa",
+    "peak_charge_usd": "#7d3c98",
+    "conversion_cost_usd": "#5d6d7e",
+    "gpu_capex_usd": "#a6acaf",
+    "sla_penalty_usd": "#d35400",
+    "shortfall_usd": "#f1948a",
+}
 
-def _figure(n_panels: int, height_in: float):
+
+def _figure(n_panels: int, height_in: float, n_cols: int = 1, **kw):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(13, 0.9 + height_in * n_panels), layout="constrained")
     FigureCanvasAgg(fig)
-    axes = fig.subplots(n_panels, 1, sharex=True, squeeze=False)[:, 0]
-    return fig, axes
+    axes = fig.subplots(n_panels, n_cols, squeeze=False, **kw)
+    return fig, (axes[:, 0] if n_cols == 1 else axes)
 
 
-def _price_axis(ax, price: pd.Series) -> None:
-    """The hourly spot price on a twin, symmetric-log axis (spikes and negatives both visible)."""
-    ax2 = ax.twinx()
-    ax2.plot(price.index, price.to_numpy(), color="#8e1b10", lw=0.3, alpha=0.55, label="spot price")
-    ax2.set_yscale("symlog", linthresh=100.0)
-    ax2.set_ylabel("spot [USD/MWh]", color="#c0392b")
-    ax2.tick_params(axis="y", colors="#c0392b")
-    ax2.legend(loc="upper right", fontsize=8, framealpha=0.8)
+def _money_axis(axis, millions: bool) -> None:
+    """Tick labels in thousands (``250k``) or millions (``1.5M``) of an x or y axis."""
+    from matplotlib.ticker import FuncFormatter
+
+    scale, unit = (1e6, "M") if millions else (1e3, "k")
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / scale:,.1f}{unit}"))
+
+
+def _price_panel(ax, price: pd.Series, daily: bool) -> None:
+    """The spot price under a site's MW panel, on a symmetric-log axis (spikes and negative
+    hours both visible): hourly as a line, or (``daily``) the daily mean with the day's hourly
+    range as a band."""
+    if daily:
+        by_day = price.resample("D")
+        ax.fill_between(
+            by_day.min().index,
+            by_day.min().to_numpy(),
+            by_day.max().to_numpy(),
+            step="post",
+            color="#c0392b",
+            alpha=0.18,
+            lw=0,
+            label="hourly range",
+        )
+        mean = by_day.mean()
+        ax.step(
+            mean.index, mean.to_numpy(), where="post", color="#8e1b10", lw=0.9, label="daily mean"
+        )
+        ax.legend(loc="upper left", fontsize=7, ncol=2, framealpha=0.8)
+    else:
+        ax.plot(price.index, price.to_numpy(), color="#8e1b10", lw=0.7)
+    ax.axhline(0.0, color="k", lw=0.4)
+    ax.set_yscale("symlog", linthresh=100.0)
+    ax.set_ylabel("spot price\n[USD/MWh]", fontsize=8)
+    ax.tick_params(axis="y", labelsize=7)
+    ax.grid(alpha=0.3)
+    ax.margins(x=0)
 
 
 def allocation_chart(plan: Plan, path: str | Path) -> Path:
-    """Stacked MW per site (mining, HPC firm, HPC interruptible, curtailed) with the spot price."""
+    """Stacked MW per site (mining, HPC firm, HPC interruptible, curtailed) with the spot price:
+    hourly up to three weeks, daily means with the hourly range beyond."""
     sh = plan.site_hours
     sites = list(plan.data.site_names)
-    fig, axes = _figure(len(sites), 3.4)
+    fig, grid = _figure(2 * len(sites), 2.2, sharex=True, height_ratios=[3.0, 1.2] * len(sites))
     daily = plan.data.hours > HOURLY_CHART_MAX_HOURS
-    for ax, site in zip(axes, sites, strict=True):
+    cols = [c for c, _, _ in STACK]
+    for ax, ax_price, site in zip(grid[0::2], grid[1::2], sites, strict=True):
         frame = sh[sh["site"] == site].set_index("time")
-        cols = [c for c, _, _ in STACK]
         body = frame[cols].resample("D").mean() if daily else frame[cols]
         cap = frame["import_cap_mw"].resample("D").min() if daily else frame["import_cap_mw"]
         ax.stackplot(
@@ -74,6 +130,21 @@ def allocation_chart(plan: Plan, path: str | Path) -> Path:
             step="post",
             lw=0,
         )
+        top = float(body[cols].sum(axis=1).max())
+        if daily:
+            used = frame[cols[:3]].sum(axis=1).resample("D")
+            lo, hi = used.min(), used.max()
+            ax.fill_between(
+                lo.index,
+                lo.to_numpy(),
+                hi.to_numpy(),
+                step="post",
+                color="k",
+                alpha=0.12,
+                lw=0,
+                label="MW in use, hourly range",
+            )
+            top = max(top, float(used.max().max()))
         ax.step(
             cap.index,
             cap.to_numpy(),
@@ -83,50 +154,172 @@ def allocation_chart(plan: Plan, path: str | Path) -> Path:
             ls="--",
             label="import cap" + (" (daily min)" if daily else ""),
         )
-        ax.set_ylabel("MW" + (" (daily mean)" if daily else ""))
+        ax.set_ylabel("MW" + (" (daily mean)" if daily else " (hourly)"))
         ax.set_title(
-            f"{site}: converted {plan.converted_mw[site]:,.1f} MW to HPC, "
+            f"{site}: {plan.converted_mw[site]:,.1f} MW of hall converted to HPC; "
             f"site margin \\${plan.summary.sites[site].margin_usd / 1e6:,.2f}M over "
             f"{plan.data.hours:,} h",
             fontsize=10,
             loc="left",
         )
-        top = max(float(body[cols].sum(axis=1).max()), float(cap.max()), 1e-9)
-        ax.set_ylim(0, top * 1.2)  # room for the legends
-        ax.legend(loc="upper left", fontsize=8, ncol=5, framealpha=0.8)
+        top = max(top, float(cap.max()), 1e-9)
+        ax.set_ylim(0, top * 1.2)  # room for the legend
+        ax.legend(loc="upper left", fontsize=8, ncol=6, framealpha=0.8)
         ax.margins(x=0)
-        _price_axis(ax, frame["price_usd_per_mwh"])
-    fig.suptitle(f"{plan.scenario}: site power by use", fontsize=12)
+        _price_panel(ax_price, frame["price_usd_per_mwh"], daily)
+    what = "daily means and hourly range" if daily else "hour by hour"
+    fig.suptitle(f"{plan.scenario}: site power by use ({what})", fontsize=12)
     _save(fig, Path(path))
     return Path(path)
 
 
 def duals_chart(plan: Plan, path: str | Path) -> Path:
-    """Hourly value of one more MW of import per site [USD/MWh] (the import limit's dual)."""
+    """What more capacity is worth, per site: one more MW of grid import hour by hour
+    [USD/MWh] (left), and one more MW of each limit over the horizon [USD/MW] (right)."""
     sh = plan.site_hours
     sites = list(plan.data.site_names)
-    fig, axes = _figure(len(sites), 2.6)
-    for ax, site in zip(axes, sites, strict=True):
+    fig, axes = _figure(len(sites), 2.8, n_cols=2, width_ratios=[3, 1.3])
+    daily = plan.data.hours > HOURLY_CHART_MAX_HOURS
+    hours = plan.data.hours
+    for (ax, ax_bar), site in zip(axes, sites, strict=True):
         frame = sh[sh["site"] == site].set_index("time")
         value = frame["import_value_usd_per_mwh"]
         if value.isna().all():
-            ax.text(0.5, 0.5, f"no duals from {plan.solver}", ha="center", transform=ax.transAxes)
+            for a in (ax, ax_bar):
+                a.text(
+                    0.5,
+                    0.5,
+                    f"{plan.solver} reports no shadow prices",
+                    ha="center",
+                    transform=a.transAxes,
+                )
+                a.set_axis_off()
             continue
-        ax.plot(value.index, value.to_numpy(), color="#1f5aa6", lw=0.5)
-        ax.fill_between(value.index, 0, value.to_numpy(), color="#1f5aa6", alpha=0.25, lw=0)
-        if value.max() > 500:
-            ax.set_yscale("symlog", linthresh=100.0)
-        ax.set_ylabel("USD/MWh")
-        ax.set_title(
-            f"{site}: value of one more MW of import (mean \\${value.mean():,.2f}/MWh, "
-            f"max \\${value.max():,.0f}/MWh)",
-            fontsize=10,
-            loc="left",
-        )
-        ax.margins(x=0)
-    fig.suptitle(f"{plan.scenario}: import limit duals", fontsize=12)
+        binding = int((value > BINDING_TOL).sum())
+        if binding == 0:
+            ax.text(
+                0.5,
+                0.5,
+                f"{site}: the grid import limit never binds in this plan:\n"
+                "one more MW of interconnect would earn nothing.",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+                fontsize=10,
+            )
+            ax.set_axis_off()
+        else:
+            if daily:
+                day = value.resample("D")
+                ax.fill_between(
+                    day.max().index,
+                    0,
+                    day.max().to_numpy(),
+                    step="post",
+                    color="#1f5aa6",
+                    alpha=0.2,
+                    lw=0,
+                    label="highest hour of the day",
+                )
+                ax.step(
+                    day.mean().index,
+                    day.mean().to_numpy(),
+                    where="post",
+                    color="#1f5aa6",
+                    lw=0.8,
+                    label="daily mean",
+                )
+                ax.legend(loc="upper right", fontsize=8)
+            else:
+                ax.plot(value.index, value.to_numpy(), color="#1f5aa6", lw=0.6)
+                ax.fill_between(value.index, 0, value.to_numpy(), color="#1f5aa6", alpha=0.25, lw=0)
+            if value.max() > 500:
+                ax.set_yscale("symlog", linthresh=100.0)
+            ax.set_ylabel("USD per MWh")
+            ax.set_title(
+                f"{site}: one more MW of grid import would earn \\${value.mean():,.2f}/MWh on "
+                f"average (up to \\${value.max():,.0f}/MWh); the limit binds {binding:,} of "
+                f"{hours:,} h",
+                fontsize=10,
+                loc="left",
+            )
+            ax.margins(x=0)
+        s = plan.summary.sites[site]
+        bars = [
+            ("grid import", float(value.sum())),
+            ("mining hall", s.mining_hall_value_usd_per_mw),
+            ("HPC hall", s.hpc_hall_value_usd_per_mw),
+            ("convertible hall", s.conversion_value_usd_per_mw),
+        ]
+        labels = [b[0] for b in bars]
+        values = [0.0 if b[1] is None or not np.isfinite(b[1]) else b[1] for b in bars]
+        ax_bar.barh(labels, values, color=["#1f5aa6", "#f2a900", "#6fa8dc", "#5d6d7e"])
+        ax_bar.invert_yaxis()
+        ax_bar.set_title(f"one more MW over {hours:,} h [USD]", fontsize=9)
+        _money_axis(ax_bar.xaxis, millions=max(abs(v) for v in values) >= 1e6)
+        for i, v in enumerate(values):
+            ax_bar.text(v, i, f" \\${v:,.0f}", va="center", fontsize=8)
+        ax_bar.set_xlim(0, max(max(values), 1.0) * 1.6)
+        ax_bar.tick_params(axis="y", labelsize=8)
+    fig.suptitle(f"{plan.scenario}: what more capacity is worth", fontsize=12)
     _save(fig, Path(path))
     return Path(path)
+
+
+def monthly_pnl_chart(plan: Plan, path: str | Path) -> Path:
+    """Revenues (up) and costs (down) by stream per month [USD], with the margin as a line."""
+    months = plan.summary.months
+    labels = list(months)
+    x = np.arange(len(labels))
+    fig, (ax,) = _figure(1, 4.6)
+    cmap = _colormap()
+    for sign, keys in ((1.0, REVENUE_KEYS), (-1.0, COST_KEYS)):
+        base = np.zeros(len(labels))
+        for i, key in enumerate(keys):
+            values = np.array([m.money.get(key, 0.0) for m in months.values()]) * sign
+            if not np.any(np.abs(values) > 0.5):
+                continue
+            ax.bar(
+                x,
+                values,
+                bottom=base,
+                width=0.75,
+                label=stream_label(key),
+                color=STREAM_COLORS.get(key, cmap(i % 20)),
+            )
+            base = base + values
+    margin = np.array([m.margin_usd for m in months.values()])
+    ax.plot(x, margin, color="k", marker="o", lw=1.5, label="margin")
+    for i, v in enumerate(margin):
+        ax.annotate(
+            f"{v / 1e6:,.2f}M",
+            (x[i], v),
+            textcoords="offset points",
+            xytext=(0, 6),
+            ha="center",
+            fontsize=8,
+        )
+    ax.axhline(0, color="k", lw=0.6)
+    ax.set_xticks(x, labels, rotation=45 if len(labels) > 12 else 0)
+    ax.set_ylabel("USD per month (costs below zero)")
+    _money_axis(ax.yaxis, millions=float(np.abs(margin).max(initial=0.0)) >= 1e5)
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    total = plan.summary.margin_usd
+    ax.set_title(
+        f"{plan.scenario}: money by stream and month (UTC); margin \\${total / 1e6:,.2f}M "
+        f"over {plan.data.hours:,} h",
+        fontsize=11,
+        loc="left",
+    )
+    _save(fig, Path(path))
+    return Path(path)
+
+
+def _colormap():
+    from matplotlib import colormaps
+
+    return colormaps["tab20"]
 
 
 def margin_heatmap(class_hours: pd.DataFrame, path: Path) -> Path:
@@ -163,6 +356,121 @@ def _save(fig, path: Path, dpi: int = 110) -> None:
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png"))
 
 
+#: Words and unit of scenario fields a study axis may move (the last part of the path).
+FIELD_WORDS = {
+    "btc_price_usd": ("BTC price", "USD"),
+    "difficulty": ("network difficulty", ""),
+    "network_hashrate_ehs": ("network hashrate", "EH/s"),
+    "fees_btc_per_block": ("fees per block", "BTC"),
+    "height": ("block height", ""),
+    "pool_fee": ("pool fee", "fraction"),
+    "price_scale": ("power price", "x the base price"),
+    "scale": ("scale", "x"),
+    "price_usd_per_mwh": ("power price", "USD/MWh"),
+    "peak_adder_usd_per_mwh": ("coincident-peak adder", "USD/MWh"),
+    "interconnect_mw": ("grid interconnect", "MW"),
+    "mining_hall_mw": ("mining hall", "MW"),
+    "convertible_mw": ("convertible hall", "MW"),
+    "existing_hpc_mw": ("existing HPC hall", "MW"),
+    "conversion_usd_per_mw": ("hall conversion capex", "USD/MW"),
+    "conversion_life_years": ("hall conversion life", "years"),
+    "discount_rate": ("discount rate", "1/year"),
+    "min_mw": ("lease minimum", "MW IT"),
+    "max_mw": ("lease maximum", "MW IT"),
+    "sla_penalty_usd_per_mwh": ("SLA penalty", "USD/MWh"),
+    "rate_usd_per_gpu_hour": ("GPU rate", "USD/GPU-h"),
+    "lease_usd_per_kw_month": ("colocation rate", "USD/kW-month"),
+    "utilization": ("GPU utilization", "fraction"),
+    "capex_usd_per_server": ("server capex", "USD"),
+    "life_years": ("server life", "years"),
+    "max_servers": ("servers at most", "servers"),
+    "block_mw": ("PPA block", "MW"),
+    "resale_fee": ("PPA resale fee", "fraction"),
+    "rate_usd_per_mwh": ("hosting rate", "USD/MWh"),
+    "uptime": ("contracted uptime", "fraction"),
+    "count": ("machines", "machines"),
+    "hashrate_ths": ("hashrate per machine", "TH/s"),
+    "power_kw": ("power per machine", "kW"),
+    "hours": ("horizon", "h"),
+    "min_take_mwh_per_month": ("monthly minimum take", "MWh"),
+    "shortfall_usd_per_mwh": ("minimum-take shortfall price", "USD/MWh"),
+    "temp_c": ("temperature", "C"),
+    "pue0": ("PUE", ""),
+}
+#: Units of field name endings, for fields :data:`FIELD_WORDS` does not know.
+UNIT_SUFFIXES = (
+    ("_usd_per_mwh", "USD/MWh"),
+    ("_usd_per_mw", "USD/MW"),
+    ("_usd", "USD"),
+    ("_mwh", "MWh"),
+    ("_mw", "MW"),
+    ("_kw", "kW"),
+    ("_ths", "TH/s"),
+    ("_ehs", "EH/s"),
+    ("_years", "years"),
+    ("_c", "C"),
+    ("_h", "h"),
+)
+#: Words for the tables a dotted path starts with.
+TABLE_WORDS = {
+    "sites": "site",
+    "gpus": "GPU class",
+    "leases": "lease",
+    "fleet": "fleet row",
+    "hosting": "hosting row",
+    "ppas": "PPA",
+    "classes": "classes",
+}
+
+
+def field_label(path: str, *, factors: bool = False, short: bool = False) -> str:
+    """A study axis in words with its unit: ``market.btc_price_usd`` -> ``BTC price [USD]``,
+    ``sites.odessa.price_scale`` -> ``odessa: power price [x the base price]``,
+    ``leases.tenant.min_mw`` -> ``lease tenant: lease minimum [MW IT]``; ``factors``: the
+    axis multiplies the base value; ``short``: without the unit (legends)."""
+    if path == PATH_AXIS:
+        return "Monte Carlo path"
+    parts = path.split(".")
+    leaf = parts[-1]
+    if leaf in ("scale", "value") and len(parts) > 1 and parts[-2] in FIELD_WORDS:
+        leaf = parts[-2]  # sites.odessa.price_usd_per_mwh.scale
+        parts = parts[:-1]
+    words, unit = FIELD_WORDS.get(leaf, (None, None))
+    if words is None:
+        unit = next((u for suffix, u in UNIT_SUFFIXES if leaf.endswith(suffix)), "")
+        stem = leaf
+        for suffix, _ in UNIT_SUFFIXES:
+            if leaf.endswith(suffix):
+                stem = leaf[: -len(suffix)]
+                break
+        words = stem.replace("_", " ")
+    if path.endswith(".scale") and leaf != "scale":
+        unit = "x the base series"
+    owner = ""
+    if len(parts) >= 3 and parts[0] in TABLE_WORDS:
+        owner = parts[1] if parts[0] == "sites" else f"{TABLE_WORDS[parts[0]]} {parts[1]}"
+    label = f"{owner}: {words}" if owner else words
+    if factors:
+        unit = "x the base value"
+    return label if short or not unit else f"{label} [{unit}]"
+
+
+def _number_words(value: Any) -> str:
+    """``60,000``, ``0.8``, ``1.5e+07``; anything not a number as it is."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        return str(value)
+    return f"{float(value):,.6g}"
+
+
+def horizon_words(rows: pd.DataFrame) -> str:
+    """``"2,184 h (91 days)"`` when every row has the same horizon, else ``"each horizon"``."""
+    if "hours" not in rows or rows["hours"].nunique() != 1:
+        return "each horizon"
+    hours = int(rows["hours"].iloc[0])
+    days = hours / 24
+    return f"{hours:,} h ({days:,.0f} days)" if hours >= 48 else f"{hours:,} h"
+
+
 def plot_axes(frame: pd.DataFrame, axes: Sequence[Any], tipping: pd.DataFrame, path: Path) -> bool:
     """``axes.png``: margin [M USD] and MW converted to HPC against each numeric axis.
 
@@ -174,6 +482,9 @@ def plot_axes(frame: pd.DataFrame, axes: Sequence[Any], tipping: pd.DataFrame, p
     plotted = [a for a in axes if a.path != PATH_AXIS and a.numeric and len(set(a.values)) > 1]
     if rows.empty or not plotted:
         return False
+    from matplotlib.ticker import FuncFormatter
+
+    horizon = horizon_words(rows)
     plt = _pyplot()
     fig, grid = plt.subplots(
         len(plotted), 2, figsize=(11, 3.4 * len(plotted)), squeeze=False, constrained_layout=True
@@ -195,9 +506,7 @@ def plot_axes(frame: pd.DataFrame, axes: Sequence[Any], tipping: pd.DataFrame, p
                 for key, g in groups:
                     key = key if isinstance(key, tuple) else (key,)
                     label = ", ".join(
-                        f"{p.split('.')[-1]}={v:g}"
-                        if isinstance(v, float)
-                        else f"{p.split('.')[-1]}={v}"
+                        f"{field_label(p, short=True)} {_number_words(v)}"
                         for p, v in zip(others, key, strict=True)
                     )
                     ax.plot(g["_x"], g[metric] * scale, marker="o", ms=3, label=label or None)
@@ -216,11 +525,15 @@ def plot_axes(frame: pd.DataFrame, axes: Sequence[Any], tipping: pd.DataFrame, p
                 ax.legend(fontsize=7)
             for value in tipping.loc[tipping["axis"] == axis.path, "tipping_value"]:
                 ax.axvline(value, ls="--", lw=0.8, color="grey")
-            ax.set_xlabel(axis.path + (" (factor)" if axis.kind == "factors" else ""))
+            ax.set_xlabel(field_label(axis.path, factors=axis.kind == "factors"))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _number_words(v)))
             ax.grid(alpha=0.3)
-        ax_margin.set_ylabel("margin [M USD]")
+        ax_margin.set_ylabel(f"margin over {horizon} [M USD]")
         ax_mw.set_ylabel("hall converted to HPC [MW]")
-    fig.suptitle("Margin and MW converted to HPC along each axis (dashed: tipping points)")
+    fig.suptitle(
+        f"Margin over {horizon} and MW converted to HPC along each axis "
+        "(others held; dashed: tipping points)"
+    )
     _save(fig, path)
     plt.close(fig)
     return True
@@ -257,10 +570,8 @@ def plot_monte_carlo(frame: pd.DataFrame, study, path: Path) -> bool:
         ax_hist.axvline(value / 1e6, ls="--", color="black", lw=0.8)
         ax_hist.text(value / 1e6, ax_hist.get_ylim()[1] * 0.95, q, fontsize=7, ha="center")
     loss = float(np.mean(margin < 0))
-    ax_hist.set_title(
-        f"total margin over {len(margin)} scenarios; P(margin < 0) = {loss:.1%}", fontsize=9
-    )
-    ax_hist.set_xlabel("margin over the horizon [M USD]")
+    ax_hist.set_title(f"margin of {len(margin)} scenarios; P(margin < 0) = {loss:.1%}", fontsize=9)
+    ax_hist.set_xlabel(f"margin over {horizon_words(rows)} [M USD]")
     ax_hist.set_ylabel("scenarios")
     ax_hist.grid(alpha=0.3)
     _save(fig, path)

@@ -59,10 +59,14 @@ def test_report_files_and_numbers(tiny, tmp_path, backend):
     names = [p.name for p in paths]
     assert names == [
         "plan.csv",
+        "monthly.csv",
+        "sites.csv",
         "gpus.csv",
         "classes.csv",
         "allocation.png",
         "duals.png",
+        "monthly_pnl.png",
+        "report.html",
         "summary.json",
     ]
     for p in paths:
@@ -100,7 +104,14 @@ def test_report_files_and_numbers(tiny, tmp_path, backend):
 def test_report_without_charts_and_a_long_horizon_chart(tiny, tmp_path):
     plan = tiny.plan(spike_doc(tiny))
     paths = write_report(plan, tmp_path / "plain", charts=False)
-    assert [p.name for p in paths] == ["plan.csv", "gpus.csv", "summary.json"]
+    assert [p.name for p in paths] == [
+        "plan.csv",
+        "monthly.csv",
+        "sites.csv",
+        "gpus.csv",
+        "report.html",
+        "summary.json",
+    ]
     # five weeks of hours: the allocation chart switches to daily means
     hours = 24 * 35
     prices = np.where(np.arange(hours) % 24 == 18, 900.0, 30.0)
