@@ -684,7 +684,7 @@ class ZLayout:
 class Master:
     """The Benders master: ``max c z + sum theta`` over ``z`` and the cuts (minimized as ``-``)."""
 
-    def __init__(self, d: LpData) -> None:
+    def __init__(self, d: LpData, lp: Lp | None = None) -> None:
         import highspy
 
         self.d = d
@@ -708,6 +708,11 @@ class Master:
                 np.full(S, _THETA_MAX),
             ]
         )
+        if lp is not None:  # bounds as the LP has them (e.g. servers fixed to whole counts)
+            for name, part in (("y", lay.y), ("f", lay.f), ("n", lay.n)):
+                block = lp.cols[name]
+                lower[part] = lp.col_lower[block.start : block.stop]
+                upper[part] = np.minimum(upper[part], lp.col_upper[block.start : block.stop])
         lower[lay.size :] = -inf
         self.cost = cost
         h.addVars(len(cost), lower, upper)
@@ -883,7 +888,7 @@ def solve_decomposed(
     reasons = unsupported(d)
     if reasons:
         raise DecompositionFallback("the decomposed method does not cover: " + "; ".join(reasons))
-    master = Master(d)
+    master = Master(d, lp)
     lay = master.layout
     gpu_v, gpu_w = lp.gpu_v, lp.gpu_w
     a_all, b_all = shortfall_secant(d)

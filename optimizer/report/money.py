@@ -29,8 +29,8 @@ from optimizer.accounting import (
     installed_servers,
     mined_site_hours,
 )
-from optimizer.lp.backends import solve_lp
-from optimizer.plan import Plan
+from optimizer.errors import InfeasibleError
+from optimizer.plan import Plan, solve
 from optimizer.summary import PlanSummary, WholeGpuClass, WholeServers
 
 #: Money columns of every view, in order: revenues then costs [USD].
@@ -199,7 +199,7 @@ def whole_servers(plan: Plan) -> WholeServers:
     The firm servers of each class and the installed servers of classes with capex are
     rounded (to the nearest whole server, nudged so every lease stays inside its firm MW
     range; then all up; then all down) and fixed, and the LP is solved again for the rest
-    (hours, interruptible servers, MW converted) with the plan's backend. No solve when the
+    (hours, interruptible servers, MW converted) with the plan's method and backend. No solve when the
     LP's counts are whole already.
     """
     d, lp, x = plan.data, plan.lp, plan.solution.x
@@ -240,8 +240,11 @@ def whole_servers(plan: Plan) -> WholeServers:
         if (lower > upper).any():
             continue
         fixed = dataclasses.replace(lp, col_lower=lower, col_upper=upper)
-        sol = solve_lp(fixed, backend=plan.backend)
-        if sol.status == "infeasible" or sol.x is None:
+        try:  # the plan's own method: the decomposition fixes (f, n) in its master
+            sol = solve(d, fixed, method=plan.summary.method, backend=plan.backend)
+        except InfeasibleError:
+            continue
+        if sol.x is None:
             continue
         vw = np.zeros_like(v)
         vw[lp.gpu_v] = lp.cols["v"].take(sol.x)

@@ -76,20 +76,15 @@ def test_plan_json_and_quiet(runner, site, tmp_path):
 def test_plan_files_are_replaced_together(runner, site, tmp_path):
     out = tmp_path / "out"
     assert runner.invoke(main, ["plan", str(site), "--out", str(out), "-q"]).exit_code == 0
-    assert {p.name for p in out.iterdir()} == {
-        "plan.csv", "gpus.csv", "summary.json", "allocation.png", "duals.png"
-    }  # fmt: skip
+    tables = {"plan.csv", "gpus.csv", "summary.json", "monthly.csv", "sites.csv"}
+    charts = {"allocation.png", "duals.png", "monthly_pnl.png", "report.html"}
+    assert {p.name for p in out.iterdir()} == tables | charts
     site.write_text(site.read_text().replace("btc_price_usd = 90000", "btc_price_usd = 40000"))
     args = ["plan", str(site), "--out", str(out), "-q", "--no-charts", "--class-hours"]
     assert runner.invoke(main, args).exit_code == 0
     # the charts of the first run are gone, classes.csv came in, no temporary files are left
     names = {p.name for p in out.iterdir()} | {p.name for p in tmp_path.iterdir()}
-    assert {p.name for p in out.iterdir()} == {
-        "plan.csv",
-        "gpus.csv",
-        "summary.json",
-        "classes.csv",
-    }
+    assert {p.name for p in out.iterdir()} - {"report.html"} == tables | {"classes.csv"}
     assert not [n for n in names if n.startswith(".hashpivot-tmp-")]
     summary = json.loads((out / "summary.json").read_text())
     plan_csv = pd.read_csv(out / "plan.csv")  # the same run as summary.json
