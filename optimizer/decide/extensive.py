@@ -30,13 +30,15 @@ def _blocks(problem: Problem):
                 yield p, t, weight, build_lp(data)
 
 
-def solve_extensive(problem: Problem, *, risk_weight: float | None = None) -> Solved:
+def solve_extensive(
+    problem: Problem, *, risk_weight: float | None = None, fix: dict[int, float] | None = None
+) -> Solved:
     """Solve the deterministic equivalent with HiGHS (a MIP where blocks or whole servers
     are asked); returns the same :class:`~optimizer.decide.lshaped.Solved` as the L-shaped
     method (``upper == objective``: HiGHS proves optimality)."""
     d = problem.decision
     lam = d.risk_weight if risk_weight is None else float(risk_weight)
-    m = master_inputs(problem)
+    m = master_inputs(problem, fix)
     P, Y, n_x = problem.n_paths, problem.n_years, problem.n_x
     pi = problem.probabilities
     # master part: x, and (lambda > 0) eta and s, built with the master's own row families

@@ -155,7 +155,8 @@ class Solved:
 
     @property
     def gap(self) -> float:
-        return self.upper - self.objective
+        """Upper minus lower bound [USD] (a rounding-level negative difference reads 0)."""
+        return max(0.0, self.upper - self.objective)
 
 
 def npv_of(problem: Problem, x: np.ndarray, theta: np.ndarray) -> np.ndarray:

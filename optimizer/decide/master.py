@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from optimizer.errors import SolverError
+from optimizer.errors import InfeasibleError, SolverError
 from optimizer.lp.backends import highs_model, new_highs, solve_lp
 from optimizer.lp.data import LpData
 from optimizer.lp.model import INF, Lp, LpBuilder
@@ -202,6 +202,11 @@ def solve_highs(lp: Lp, integer: np.ndarray) -> tuple[np.ndarray, float]:
     """Solve ``lp`` (minimize) with HiGHS, ``integer`` columns whole; returns ``(x, objective)``."""
     if not len(integer):
         sol = solve_lp(lp)
+        if sol.status == "infeasible":
+            raise InfeasibleError(
+                "no first stage meets the lease minimums, hall space and import limits "
+                "(with the columns held fixed, if any)"
+            )
         if sol.status != "optimal":
             raise SolverError(f"the first-stage problem is {sol.status}: {sol.message}")
         return sol.x, sol.objective
@@ -215,6 +220,8 @@ def solve_highs(lp: Lp, integer: np.ndarray) -> tuple[np.ndarray, float]:
     h.setOptionValue("mip_rel_gap", MIP_REL_GAP)
     h.run()
     status = h.getModelStatus()
+    if status == highspy.HighsModelStatus.kInfeasible:
+        raise InfeasibleError("no whole-block or whole-server first stage meets the first-stage rows")
     if status != highspy.HighsModelStatus.kOptimal:
         raise SolverError(f"the first-stage MIP is {h.modelStatusToString(status)}")
     return np.asarray(h.getSolution().col_value, dtype=float), float(h.getInfo().objective_function_value)

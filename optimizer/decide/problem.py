@@ -222,7 +222,7 @@ class Problem:
             market={k: v[idx] for k, v in self.market.items()},
             prices=None if self.prices is None else self.prices[idx],
             probabilities=p / p.sum(),
-            key=_digest(self.key, label),
+            key=digest(self.key, label),
             label=label,
         )
 
@@ -240,7 +240,7 @@ class Problem:
             market=market,
             prices=prices,
             probabilities=np.ones(1),
-            key=_digest(self.key, "mean"),
+            key=digest(self.key, "mean"),
             label="mean",
         )
 
@@ -264,7 +264,7 @@ def block_lp_data(doc: dict[str, Any], base_dir: str, rent_factor: float) -> LpD
 # --------------------------------------------------------------------------- building
 
 
-def _digest(*parts: Any) -> str:
+def digest(*parts: Any) -> str:
     h = hashlib.sha256()
     for p in parts:
         h.update(p.tobytes() if isinstance(p, np.ndarray) else str(p).encode())
@@ -374,7 +374,7 @@ def build_problem(decision: Decision) -> Problem:
     bits = {"starts": starts, "block_hours": H}
     prices = _prices(bits, decision, base, base_doc)
     rate = decision.discount_rate if decision.discount_rate is not None else base.finance.discount_rate
-    key = _digest(
+    key = digest(
         decision.hash(base_doc), *[market[k] for k in MARKET_FIELDS], "none" if prices is None else prices
     )
     return Problem(
