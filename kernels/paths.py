@@ -529,7 +529,9 @@ def simulate_sampled_paths(
     """
     sample = np.asarray(sample, dtype=np.int64)
     if sample.size and (sample.min() < 0 or sample.max() >= hours):
-        raise ValueError(f"sampled hours must lie in [0, {hours}), got {sample.min()}..{sample.max()}")
+        raise ValueError(
+            f"sampled hours must lie in [0, {hours}), got {sample.min()}..{sample.max()}"
+        )
     out = [np.empty((n_paths, sample.size)) for _ in Paths._fields]
     out[Paths._fields.index("height")] = np.empty((n_paths, sample.size), dtype=np.int64)
     for p, s in enumerate(path_seeds(seed, n_paths)):

@@ -218,16 +218,19 @@ def parse_decision(doc: Mapping[str, Any], *, source: str, base_dir: str | Path)
     check_keys(risk, RISK_KEYS, rw)
     weights = risk.get("frontier_weights", [])
     if not isinstance(weights, list) or not all(
-        isinstance(w, int | float) and not isinstance(w, bool) and 0.0 <= w <= 1.0
-        for w in weights
+        isinstance(w, int | float) and not isinstance(w, bool) and 0.0 <= w <= 1.0 for w in weights
     ):
-        raise (rw / "frontier_weights").error(f"expected a list of numbers in [0, 1], got {weights!r}")
+        raise (rw / "frontier_weights").error(
+            f"expected a list of numbers in [0, 1], got {weights!r}"
+        )
     vw = where / "solve"
     solve = doc.get("solve", {})
     check_keys(solve, SOLVE_KEYS, vw)
     weeks = integer(head, "weeks_per_year", hw, default=4, minimum=0)
     if weeks > 52:
-        raise (hw / "weeks_per_year").error(f"expected at most 52 weeks (0: whole years), got {weeks}")
+        raise (hw / "weeks_per_year").error(
+            f"expected at most 52 weeks (0: whole years), got {weeks}"
+        )
     years = integer(head, "years", hw, minimum=1)
     if years > MAX_YEARS:
         raise (hw / "years").error(f"expected at most {MAX_YEARS} years, got {years}")

@@ -188,7 +188,9 @@ def decide(
         "seconds": time.perf_counter() - t0,
     }
     summary = decision_summary(problem, analysis, method, extra)
-    files = write_decision(out, problem, analysis, summary, charts=charts) if out is not None else []
+    files = (
+        write_decision(out, problem, analysis, summary, charts=charts) if out is not None else []
+    )
     return Decided(
         problem=problem,
         analysis=analysis,

@@ -20,8 +20,8 @@ import numpy as np
 from optimizer.decide.extensive import solve_extensive
 from optimizer.decide.lshaped import Runner, Solved, npv_of, solve_lshaped
 from optimizer.decide.master import Cuts, cvar, risk_objective
-from optimizer.errors import InfeasibleError
 from optimizer.decide.problem import Problem, digest
+from optimizer.errors import InfeasibleError
 
 METHODS = ("lshaped", "extensive")
 
@@ -113,7 +113,9 @@ def vss_and_evpi(
     theta, _ = runner.evaluate(problem, ev.x, "mean-path decision on every path")
     mean_npv = npv_of(problem, ev.x, theta)
     if float(pi @ mean_npv) > neutral.objective:
-        neutral = replace(neutral, x=ev.x, objective=float(pi @ mean_npv), theta=theta, npv=mean_npv)
+        neutral = replace(
+            neutral, x=ev.x, objective=float(pi @ mean_npv), theta=theta, npv=mean_npv
+        )
     vss = float(pi @ neutral.npv - pi @ mean_npv)
     perfect = np.empty(problem.n_paths)
     for p in range(problem.n_paths):
@@ -125,7 +127,9 @@ def vss_and_evpi(
     return neutral, ev.x, mean_npv, vss, ws, perfect, ws - float(pi @ neutral.npv)
 
 
-def frontier(problem: Problem, method: str, runner: Runner, cuts: Cuts | None) -> list[dict[str, Any]]:
+def frontier(
+    problem: Problem, method: str, runner: Runner, cuts: Cuts | None
+) -> list[dict[str, Any]]:
     """Expected NPV and CVaR of the decision at each ``[risk] frontier_weights`` weight."""
     d = problem.decision
     out = []
@@ -155,7 +159,15 @@ def mw_curve(
         share = upper[:S] / total if total > 0 else np.zeros(S)
         fix = {s: float(level * share[s]) for s in range(S)}
         try:
-            s = solve(problem, method, runner, risk_weight=0.0, cuts=cuts, fix=fix, label=f"{level:.1f} MW: ")
+            s = solve(
+                problem,
+                method,
+                runner,
+                risk_weight=0.0,
+                cuts=cuts,
+                fix=fix,
+                label=f"{level:.1f} MW: ",
+            )
         except InfeasibleError:  # too few MW for the lease minimums
             out.append({"mw": float(level), "feasible": False})
             continue
@@ -168,7 +180,9 @@ def scaled_btc(problem: Problem, factor: float) -> Problem:
     """The same problem with every BTC price multiplied by ``factor``."""
     market = dict(problem.market)
     market["btc_price_usd"] = market["btc_price_usd"] * factor
-    return replace(problem, market=market, key=digest(problem.key, "btc", factor), label=f"btc x{factor:g}")
+    return replace(
+        problem, market=market, key=digest(problem.key, "btc", factor), label=f"btc x{factor:g}"
+    )
 
 
 def btc_tipping(
@@ -180,7 +194,13 @@ def btc_tipping(
     start = float(problem.market["btc_price_usd"][:, 0, 0, 0].mean())
 
     def mw(factor: float) -> float:
-        s = solve(scaled_btc(problem, factor), method, runner, risk_weight=0.0, label=f"BTC x{factor:.3f}: ")
+        s = solve(
+            scaled_btc(problem, factor),
+            method,
+            runner,
+            risk_weight=0.0,
+            label=f"BTC x{factor:.3f}: ",
+        )
         return float(s.x[:S].sum())
 
     out = []
@@ -220,8 +240,12 @@ def analyse(
     solved = solve(problem, method, runner)
     neutral = solved
     if d.risk_weight > 0:
-        neutral = solve(problem, method, runner, risk_weight=0.0, cuts=solved.cuts, label="risk-neutral: ")
-    neutral, mean_x, mean_npv, vss, ws, perfect, evpi = vss_and_evpi(problem, neutral, method, runner)
+        neutral = solve(
+            problem, method, runner, risk_weight=0.0, cuts=solved.cuts, label="risk-neutral: "
+        )
+    neutral, mean_x, mean_npv, vss, ws, perfect, evpi = vss_and_evpi(
+        problem, neutral, method, runner
+    )
     if d.risk_weight == 0:
         solved = neutral
     return Analysis(

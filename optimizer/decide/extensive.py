@@ -44,14 +44,16 @@ def solve_extensive(
     # master part: x, and (lambda > 0) eta and s, built with the master's own row families
     b = LpBuilder()
     x = b.add_vars("x", (n_x,), m["lower"], m["upper"])
-    b.add_cost(x, m["capex"])
+    b.add_cost(x, (1.0 - lam) * m["capex"])  # E[NPV] part; CVaR rows hold the rest
     xi = x.ids()
     for i, (a, lo, hi) in enumerate(m["rows"]):
         b.add_rows(f"first_stage_{i}", (len(lo),), dense_terms(a, xi), lo, hi)
     integer: list[int] = []
     S = problem.n_sites
     if m["hall_block_mw"] > 0:
-        blocks = b.add_vars("blocks", (S,), 0.0, np.floor(m["upper"][:S] / m["hall_block_mw"] + 1e-9))
+        blocks = b.add_vars(
+            "blocks", (S,), 0.0, np.floor(m["upper"][:S] / m["hall_block_mw"] + 1e-9)
+        )
         terms = [(np.arange(S), xi[:S], 1.0), (np.arange(S), blocks.ids(), -m["hall_block_mw"])]
         b.add_rows("hall_blocks", (S,), terms, 0.0, 0.0)
         integer.extend(blocks.ids().tolist())
@@ -148,6 +150,11 @@ def solve_extensive(
     npv = npv_of(problem, xs, theta)
     value = risk_objective(npv, pi, lam, d.cvar_level)
     return Solved(
-        x=xs, objective=value, upper=-objective, theta=theta, npv=npv, iterations=1, method="extensive"
+        x=xs,
+        objective=value,
+        upper=-objective,
+        theta=theta,
+        npv=npv,
+        iterations=1,
+        method="extensive",
     )
-

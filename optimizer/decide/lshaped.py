@@ -72,7 +72,9 @@ class Runner:
         self.solved = 0  # path-years solved here
         self.reused = 0  # path-years read from the cache
 
-    def evaluate(self, problem: Problem, x: np.ndarray, stage: str = "") -> tuple[np.ndarray, np.ndarray]:
+    def evaluate(
+        self, problem: Problem, x: np.ndarray, stage: str = ""
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``theta[P, Y]`` and ``grad[P, Y, n_x]`` at ``x``."""
         P, Y, n = problem.n_paths, problem.n_years, problem.n_x
         theta = np.empty((P, Y))
@@ -228,7 +230,9 @@ def solve_lshaped(
             it -= 1
             break
         theta, grad = runner.evaluate(problem, m.x, f"{label}iteration {it}")
-        value = risk_objective(npv_of(problem, m.x, theta), problem.probabilities, lam, d.cvar_level)
+        value = risk_objective(
+            npv_of(problem, m.x, theta), problem.probabilities, lam, d.cvar_level
+        )
         if best is None or value > best[0]:
             best = (value, m.x, theta)
         cuts.add(m.x, theta, grad)

@@ -40,10 +40,14 @@ def cvar(values: np.ndarray, probabilities: np.ndarray, alpha: float) -> float:
     return float(ru.max())
 
 
-def risk_objective(npv: np.ndarray, probabilities: np.ndarray, weight: float, alpha: float) -> float:
+def risk_objective(
+    npv: np.ndarray, probabilities: np.ndarray, weight: float, alpha: float
+) -> float:
     """``(1 - weight) E[NPV] + weight CVaR_alpha(NPV)`` [USD]."""
     mean = float(np.dot(probabilities, npv))
-    return mean if weight == 0.0 else (1.0 - weight) * mean + weight * cvar(npv, probabilities, alpha)
+    return (
+        mean if weight == 0.0 else (1.0 - weight) * mean + weight * cvar(npv, probabilities, alpha)
+    )
 
 
 @dataclass
@@ -121,7 +125,9 @@ def first_stage_rows(
     return rows
 
 
-def dense_terms(matrix: np.ndarray, cols: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def dense_terms(
+    matrix: np.ndarray, cols: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """``LpBuilder`` terms of a dense ``[rows, len(cols)]`` matrix over global columns ``cols``."""
     r, c = np.nonzero(matrix)
     return [(r, cols[c], matrix[r, c])]
@@ -159,7 +165,7 @@ def solve_master(
     b = LpBuilder()
     x = b.add_vars("x", (len(capex),), lower, upper)
     theta = b.add_vars("theta", (P, years), -INF, INF if len(cuts) else 0.0)
-    b.add_cost(x, capex)
+    b.add_cost(x, (1.0 - risk_weight) * capex)  # E[NPV] part; CVaR rows hold the rest
     b.add_cost(theta, -(1.0 - risk_weight) * probabilities[:, None])
     xi = x.ids()
     for i, (a, lo, hi) in enumerate(rows):
@@ -221,7 +227,11 @@ def solve_highs(lp: Lp, integer: np.ndarray) -> tuple[np.ndarray, float]:
     h.run()
     status = h.getModelStatus()
     if status == highspy.HighsModelStatus.kInfeasible:
-        raise InfeasibleError("no whole-block or whole-server first stage meets the first-stage rows")
+        raise InfeasibleError(
+            "no whole-block or whole-server first stage meets the first-stage rows"
+        )
     if status != highspy.HighsModelStatus.kOptimal:
         raise SolverError(f"the first-stage MIP is {h.modelStatusToString(status)}")
-    return np.asarray(h.getSolution().col_value, dtype=float), float(h.getInfo().objective_function_value)
+    return np.asarray(h.getSolution().col_value, dtype=float), float(
+        h.getInfo().objective_function_value
+    )

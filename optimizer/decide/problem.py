@@ -315,13 +315,17 @@ def _prices(problem_bits: dict[str, Any], decision: Decision, base: Scenario, ba
     for site in base_doc["sites"]:
         spec = site.get("price_usd_per_mwh")
         is_synth = isinstance(spec, dict) and spec.get("synthetic") == "ercot_west_price"
-        params.append({k: v for k, v in spec.items() if k not in ("synthetic", "seed")} if is_synth else {})
+        params.append(
+            {k: v for k, v in spec.items() if k not in ("synthetic", "seed")} if is_synth else {}
+        )
     year_index = base.index[0] + pd.to_timedelta(np.arange(int(hours.max()) + 1), unit="h")
     for p in range(P):
         for t in range(Y):
             seed = int(np.random.SeedSequence([decision.paths.seed, p, t]).generate_state(1)[0])
             for s in range(S):
-                year = synthetic.generate("ercot_west_price", year_index, seed % (2**31), **params[s])
+                year = synthetic.generate(
+                    "ercot_west_price", year_index, seed % (2**31), **params[s]
+                )
                 out[p, t, :, s] = np.asarray(year)[hours]
     return out
 
@@ -368,14 +372,16 @@ def build_problem(decision: Decision) -> Problem:
         )
     except ValueError as exc:
         raise ScenarioError(f"{decision.source}: paths: {exc}") from None
-    market = {
-        k: getattr(paths, k).reshape(P, Y, len(starts), H) for k in MARKET_FIELDS
-    }
+    market = {k: getattr(paths, k).reshape(P, Y, len(starts), H) for k in MARKET_FIELDS}
     bits = {"starts": starts, "block_hours": H}
     prices = _prices(bits, decision, base, base_doc)
-    rate = decision.discount_rate if decision.discount_rate is not None else base.finance.discount_rate
+    rate = (
+        decision.discount_rate if decision.discount_rate is not None else base.finance.discount_rate
+    )
     key = digest(
-        decision.hash(base_doc), *[market[k] for k in MARKET_FIELDS], "none" if prices is None else prices
+        decision.hash(base_doc),
+        *[market[k] for k in MARKET_FIELDS],
+        "none" if prices is None else prices,
     )
     return Problem(
         decision=decision,

@@ -18,6 +18,7 @@ path-year at one first-stage point: the weighted sum of its blocks.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import replace
@@ -36,6 +37,7 @@ FIRST_STAGE = ("y", "n", "f")
 #: Built LPs kept per worker process (path-year blocks are evaluated once per iteration).
 _CACHE_SIZE = 256
 _built: OrderedDict[str, list[tuple[LpData, Lp]]] = OrderedDict()
+_built_lock = threading.Lock()  # dask workers run tasks on several threads
 
 
 def first_stage_ids(lp: Lp) -> np.ndarray:
@@ -100,17 +102,19 @@ def _blocks(task) -> list[tuple[LpData, Lp]]:
     """The built blocks of a path-year (cached per process by the task's key)."""
     from optimizer.decide.problem import block_lp_data
 
-    hit = _built.get(task.key)
-    if hit is not None:
-        _built.move_to_end(task.key)
-        return hit
+    with _built_lock:
+        hit = _built.get(task.key)
+        if hit is not None:
+            _built.move_to_end(task.key)
+            return hit
     out = []
     for doc in task.docs:
         data = block_lp_data(doc, task.base_dir, task.rent_factor)
         out.append((data, build_lp(data)))
-    _built[task.key] = out
-    while len(_built) > _CACHE_SIZE:
-        _built.popitem(last=False)
+    with _built_lock:
+        _built[task.key] = out
+        while len(_built) > _CACHE_SIZE:
+            _built.popitem(last=False)
     return out
 
 

@@ -87,7 +87,9 @@ def first_stage_tables(problem: Problem, x: np.ndarray) -> dict[str, Any]:
     }
 
 
-def decision_summary(problem: Problem, a: Analysis, method: str, extra: dict[str, Any]) -> dict[str, Any]:
+def decision_summary(
+    problem: Problem, a: Analysis, method: str, extra: dict[str, Any]
+) -> dict[str, Any]:
     """Everything ``decision.json`` holds (docs/decide.md, "Outputs")."""
     d = problem.decision
     pi = problem.probabilities
@@ -140,6 +142,30 @@ def decision_summary(problem: Problem, a: Analysis, method: str, extra: dict[str
     }
 
 
+def decision_text(s: dict[str, Any]) -> str:
+    """A few lines for the terminal: the decision, its NPV, the gap, VSS and EVPI."""
+    fs, npv = s["first_stage"], s["npv"]
+
+    def m(v: float) -> str:
+        return f"${v / 1e6:,.2f}M"
+
+    def names(table: dict[str, float], unit: str = "") -> str:
+        return ", ".join(f"{k} {v:,.2f}{unit}" for k, v in table.items())
+
+    return "\n".join(
+        [
+            f"decision: convert {names(fs['converted_mw'], ' MW')}",
+            f"  GPU servers {names(fs['gpu_servers'])}; firm {names(fs['firm_servers'])}",
+            f"expected NPV {m(npv['expected_npv_usd'])} (P10/P50/P90 {m(npv['p10_npv_usd'])} / "
+            f"{m(npv['p50_npv_usd'])} / {m(npv['p90_npv_usd'])}; CVaR {m(npv['cvar_npv_usd'])})",
+            f"proven gap ${s['gap_usd']:,.2f} after {s['iterations']} iteration(s); "
+            f"VSS {m(s['vss_usd'])}; EVPI {m(s['evpi_usd'])}",
+            f"{s['path_years']['solved']} path-years solved, {s['path_years']['reused']} reused, "
+            f"{s['seconds']:.1f} s",
+        ]
+    )
+
+
 def paths_frame(problem: Problem, a: Analysis) -> pd.DataFrame:
     """One row per path-year: the market it saw and what the decision earned in it."""
     P, Y = problem.n_paths, problem.n_years
@@ -155,7 +181,9 @@ def paths_frame(problem: Problem, a: Analysis) -> pd.DataFrame:
             "fees_btc_per_block": m["fees_btc_per_block"].mean(axis=(2, 3)).ravel(),
             "height": first_height.ravel(),
             "subsidy_btc": np.asarray(block_subsidy_btc(first_height)).ravel(),
-            "operating_margin_usd": (s.theta / np.array([problem.discount(t) for t in range(Y)])).ravel(),
+            "operating_margin_usd": (
+                s.theta / np.array([problem.discount(t) for t in range(Y)])
+            ).ravel(),
             "discounted_margin_usd": s.theta.ravel(),
             "path_npv_usd": np.repeat(s.npv, Y),
             "mean_path_decision_npv_usd": np.repeat(a.mean_path_npv, Y),
@@ -178,7 +206,11 @@ def decision_chart(problem: Problem, a: Analysis, path: Path) -> Path:
     npv = a.solved.npv / 1e6
     ax1.hist(npv, bins=min(30, max(5, len(npv) // 3)), color="#1f5aa6", alpha=0.8)
     stats = npv_stats(a.solved.npv, problem.probabilities, problem.decision.cvar_level)
-    for key, colour in (("p10_npv_usd", "#c0392b"), ("p50_npv_usd", "k"), ("p90_npv_usd", "#27ae60")):
+    for key, colour in (
+        ("p10_npv_usd", "#c0392b"),
+        ("p50_npv_usd", "k"),
+        ("p90_npv_usd", "#27ae60"),
+    ):
         ax1.axvline(stats[key] / 1e6, color=colour, lw=1, label=key.split("_")[0].upper())
     ax1.set_xlabel("NPV [M USD]")
     ax1.set_ylabel("paths")
@@ -187,17 +219,37 @@ def decision_chart(problem: Problem, a: Analysis, path: Path) -> Path:
     pts = [c for c in a.curve if c.get("feasible")]
     if pts:
         mw = [c["mw"] for c in pts]
-        ax2.fill_between(mw, [c["p10_npv_usd"] / 1e6 for c in pts], [c["p90_npv_usd"] / 1e6 for c in pts], color="#6fa8dc", alpha=0.4, label="P10-P90")
-        ax2.plot(mw, [c["expected_npv_usd"] / 1e6 for c in pts], "o-", color="#1f5aa6", label="expected")
-        ax2.axvline(float(a.solved.x[: problem.n_sites].sum()), color="#f2a900", lw=1.5, label="decision")
+        ax2.fill_between(
+            mw,
+            [c["p10_npv_usd"] / 1e6 for c in pts],
+            [c["p90_npv_usd"] / 1e6 for c in pts],
+            color="#6fa8dc",
+            alpha=0.4,
+            label="P10-P90",
+        )
+        ax2.plot(
+            mw, [c["expected_npv_usd"] / 1e6 for c in pts], "o-", color="#1f5aa6", label="expected"
+        )
+        ax2.axvline(
+            float(a.solved.x[: problem.n_sites].sum()), color="#f2a900", lw=1.5, label="decision"
+        )
         ax2.legend(fontsize=8)
     ax2.set_xlabel("MW converted to HPC")
     ax2.set_ylabel("NPV [M USD]")
     ax2.set_title("NPV against MW converted")
     if a.frontier:
-        ax3.plot([f["cvar_npv_usd"] / 1e6 for f in a.frontier], [f["expected_npv_usd"] / 1e6 for f in a.frontier], "o-", color="#8e1b10")
+        ax3.plot(
+            [f["cvar_npv_usd"] / 1e6 for f in a.frontier],
+            [f["expected_npv_usd"] / 1e6 for f in a.frontier],
+            "o-",
+            color="#8e1b10",
+        )
         for f in a.frontier:
-            ax3.annotate(f"{f['weight']:g}", (f["cvar_npv_usd"] / 1e6, f["expected_npv_usd"] / 1e6), fontsize=8)
+            ax3.annotate(
+                f"{f['weight']:g}",
+                (f["cvar_npv_usd"] / 1e6, f["expected_npv_usd"] / 1e6),
+                fontsize=8,
+            )
     ax3.set_xlabel(f"CVaR {problem.decision.cvar_level:g} of NPV [M USD]")
     ax3.set_ylabel("expected NPV [M USD]")
     ax3.set_title("frontier over risk weights")
