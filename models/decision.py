@@ -35,6 +35,7 @@ PATH_KEYS = (
     "gpu_rent_trend",
     "power",
     "power_files",
+    "power_years",
 )
 POWER_SOURCES = ("scenario", "synthetic", "files")
 FIRST_STAGE_KEYS = ("hall_block_mw", "whole_servers")
@@ -68,7 +69,10 @@ class DecisionPaths:
         synthetic ERCOT West generator with a seed per path-year, or one of ``power_files``
         drawn per path-year.
     power_files : tuple[str, ...]
-        Hourly price files (columns ``time, price_usd_per_mwh``), each a whole year.
+        Hourly price files (column ``price_usd_per_mwh``), each a whole year.
+    power_years : int
+        Synthetic price years drawn once (``power = "synthetic"``); each path-year uses one
+        of them at random.
     """
 
     count: int
@@ -82,6 +86,7 @@ class DecisionPaths:
     gpu_rent_trend: float = 0.0
     power: str = "scenario"
     power_files: tuple[str, ...] = ()
+    power_years: int = 20
 
 
 @dataclass(frozen=True)
@@ -201,6 +206,7 @@ def parse_decision(doc: Mapping[str, Any], *, source: str, base_dir: str | Path)
         ),
         power=power,
         power_files=tuple(files),
+        power_years=integer(pt, "power_years", pw, default=20, minimum=1),
     )
     fw = where / "finance"
     fin = doc.get("finance", {})
@@ -289,6 +295,7 @@ hashrate_vol = 0.15
 fee_vol = 0.2
 gpu_rent_trend = -0.08        # GPU rents fall 8 % a year
 power = "synthetic"           # "scenario" (the base year every year), "synthetic" or "files"
+power_years = 20              # synthetic price years, one drawn per path-year
 
 [finance]
 discount_rate = 0.10          # yearly cash flows discounted to NPV; capex at year 0

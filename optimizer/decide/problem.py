@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -29,7 +32,9 @@ from models import Scenario, ScenarioError, build_scenario, read_scenario_doc
 from models.decision import WEEK_HOURS, Decision
 from models.fields import Where
 from models.finance import capital_recovery_factor
+from models.market import parse_market
 from models.series import read_table
+from models.sites import parse_site
 from optimizer.lp.data import LpData, lp_data
 from optimizer.score import score_scenario
 from optimizer.study.monte_carlo import path_start
@@ -245,11 +250,52 @@ class Problem:
         )
 
 
+#: Scenarios of block positions already built in this process, by :func:`_template_key`.
+_templates: OrderedDict[str, Scenario] = OrderedDict()
+_templates_lock = threading.Lock()
+_TEMPLATES = 64
+
+
+def _template_key(doc: dict[str, Any], base_dir: str) -> str:
+    """Everything of a block document but its market and site prices (what varies by path)."""
+    rest = {k: v for k, v in doc.items() if k != "market"}
+    rest["sites"] = [{k: v for k, v in s.items() if k != "price_usd_per_mwh"} for s in doc["sites"]]
+    return digest(base_dir, json.dumps(rest, sort_keys=True, default=str))
+
+
+def block_scenario(doc: dict[str, Any], base_dir: str) -> Scenario:
+    """The scenario of a block document, fast: the first block at a position is validated in
+    full (:func:`~models.build_scenario`); the next ones at the same position re-read only
+    their market and (where a path sets them) their sites' prices, and reuse the rest (fleet,
+    GPU classes, contracts, series), which paths do not change."""
+    key = _template_key(doc, base_dir)
+    with _templates_lock:
+        template = _templates.get(key)
+    source = "<decision block>"
+    if template is None:
+        template = build_scenario(doc, base_dir=base_dir, source=source)
+        with _templates_lock:
+            _templates[key] = template
+            while len(_templates) > _TEMPLATES:
+                _templates.popitem(last=False)
+        return template
+    where = Where(source)
+    index, seed = template.index, template.seed
+    market = parse_market(doc["market"], where / "market", index, Path(base_dir), seed)
+    sites = template.sites
+    if any(not isinstance(s.get("price_usd_per_mwh"), dict | int | float) for s in doc["sites"]):
+        sites = tuple(
+            parse_site(r, where / f"sites[{i}]", index, Path(base_dir), seed)
+            for i, r in enumerate(doc["sites"])
+        )
+    return replace(template, market=market, sites=sites)
+
+
 def block_lp_data(doc: dict[str, Any], base_dir: str, rent_factor: float) -> LpData:
     """LP parameters of one block: kernel scores of its scenario, capex annuities set to zero
     (capex is paid at year 0, :meth:`Problem.capex_pv`) and GPU rents scaled by the year's
     trend (pass-through reimbursement unchanged)."""
-    scenario = build_scenario(doc, base_dir=base_dir, source="<decision block>")
+    scenario = block_scenario(doc, base_dir)
     d = lp_data(scenario, score_scenario(scenario))
     rent = d.gpu_rent_usd * rent_factor
     return replace(
@@ -291,26 +337,16 @@ def _price_files(decision: Decision, need_hours: int) -> list[np.ndarray]:
     return out
 
 
-def _prices(problem_bits: dict[str, Any], decision: Decision, base: Scenario, base_doc) -> Any:
-    """``[P, Y, W, S, H]`` power prices of each path-year block, or None (base series)."""
+def _price_years(decision: Decision, base: Scenario, base_doc, need_hours: int) -> list[np.ndarray]:
+    """The pool of power-price years a path-year draws from, each ``[S, need_hours]``: every
+    ``power_files`` entry (the same at every site), or ``power_years`` draws of the synthetic
+    ERCOT West generator over the base scenario's calendar (a site's own synthetic parameters
+    kept)."""
     from models import synthetic
 
-    mode = decision.paths.power
-    if mode == "scenario":
-        return None
-    P, Y = decision.paths.count, decision.years
-    starts, H = problem_bits["starts"], problem_bits["block_hours"]
     S = len(base.sites)
-    out = np.empty((P, Y, len(starts), S, H))
-    hours = starts[:, None] + np.arange(H)
-    if mode == "files":
-        files = _price_files(decision, int(hours.max()) + 1)
-        for p in range(P):
-            for t in range(Y):
-                pick = np.random.default_rng([decision.paths.seed, p, t]).integers(len(files))
-                out[p, t] = files[pick][hours][:, None, :]
-        return out
-    # synthetic: the generator's own calendar year, a seed per path-year
+    if decision.paths.power == "files":
+        return [np.repeat(f[None, :need_hours], S, 0) for f in _price_files(decision, need_hours)]
     params: list[dict[str, Any]] = []
     for site in base_doc["sites"]:
         spec = site.get("price_usd_per_mwh")
@@ -318,15 +354,32 @@ def _prices(problem_bits: dict[str, Any], decision: Decision, base: Scenario, ba
         params.append(
             {k: v for k, v in spec.items() if k not in ("synthetic", "seed")} if is_synth else {}
         )
-    year_index = base.index[0] + pd.to_timedelta(np.arange(int(hours.max()) + 1), unit="h")
+    index = base.index[0] + pd.to_timedelta(np.arange(need_hours), unit="h")
+    pool = []
+    for k in range(decision.paths.power_years):
+        seed = int(np.random.SeedSequence([decision.paths.seed, k]).generate_state(1)[0] % 2**31)
+        pool.append(
+            np.stack(
+                [synthetic.generate("ercot_west_price", index, seed, **params[s]) for s in range(S)]
+            )
+        )
+    return pool
+
+
+def _prices(starts: np.ndarray, H: int, decision: Decision, base: Scenario, base_doc) -> Any:
+    """``[P, Y, W, S, H]`` power prices of each path-year block, or None (the base series):
+    path-year ``(p, t)`` draws one year of :func:`_price_years` at random (seeded by the
+    decision's seed, p and t)."""
+    if decision.paths.power == "scenario":
+        return None
+    P, Y = decision.paths.count, decision.years
+    hours = starts[:, None] + np.arange(H)
+    pool = _price_years(decision, base, base_doc, int(hours.max()) + 1)
+    out = np.empty((P, Y, len(starts), len(base.sites), H))
     for p in range(P):
         for t in range(Y):
-            seed = int(np.random.SeedSequence([decision.paths.seed, p, t]).generate_state(1)[0])
-            for s in range(S):
-                year = synthetic.generate(
-                    "ercot_west_price", year_index, seed % (2**31), **params[s]
-                )
-                out[p, t, :, s] = np.asarray(year)[hours]
+            pick = np.random.default_rng([decision.paths.seed, p, t]).integers(len(pool))
+            out[p, t] = pool[pick][:, hours].transpose(1, 0, 2)
     return out
 
 
@@ -373,8 +426,7 @@ def build_problem(decision: Decision) -> Problem:
     except ValueError as exc:
         raise ScenarioError(f"{decision.source}: paths: {exc}") from None
     market = {k: getattr(paths, k).reshape(P, Y, len(starts), H) for k in MARKET_FIELDS}
-    bits = {"starts": starts, "block_hours": H}
-    prices = _prices(bits, decision, base, base_doc)
+    prices = _prices(starts, H, decision, base, base_doc)
     rate = (
         decision.discount_rate if decision.discount_rate is not None else base.finance.discount_rate
     )

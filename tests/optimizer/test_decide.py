@@ -9,6 +9,11 @@ interrupted run resumes without solving again what it had finished.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -336,3 +341,76 @@ def test_bad_decision_files_name_the_field(tmp_path, edit, message):
         load_decision(path)
     r = CliRunner().invoke(main, ["decide", str(path), "--out", str(tmp_path / "o")])
     assert r.exit_code == 2 and "Traceback" not in r.output
+
+
+@pytest.mark.slow
+def test_a_sigkilled_run_resumes_without_solving_what_it_stored(example_dir, tmp_path):
+    """SIGKILL a ``hashpivot decide`` process once it has stored path-years; the resumed run
+    solves exactly the path-years the killed one had not stored."""
+    decision = small(example_dir, "killed.toml", paths=3, years=2)
+    whole = decide(load_decision(decision), tmp_path / "whole", workers=0, curve_points=0)
+    out = tmp_path / "killed"
+    manifest = out / "path_years" / "manifest.json"
+    repo = Path(__file__).resolve().parents[2]
+    cmd = [sys.executable, "-m", "optimizer", "decide", str(decision), "--out", str(out)]
+    cmd += ["--workers", "0", "--curve-points", "0", "--no-charts"]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    proc = subprocess.Popen(
+        cmd, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if manifest.exists() and len(json.loads(manifest.read_text())["done_ids"]) >= 12:
+            break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    stored = len(json.loads(manifest.read_text())["done_ids"])
+    assert 12 <= stored < whole.solved_path_years
+    again = decide(load_decision(decision), out, workers=0, curve_points=0, resume=True)
+    assert again.solved_path_years == whole.solved_path_years - stored
+    np.testing.assert_allclose(again.analysis.solved.x, whole.analysis.solved.x)
+
+
+def test_power_files_are_drawn_per_path_year(tmp_path):
+    """Two price years (flat 100 and flat 900 USD/MWh): every path-year block carries one of
+    them whole, the draw is fixed by the seed, and the mean path carries the mean price."""
+    (tmp_path / "hand.toml").write_text(HAND)
+    for name, price in (("cheap.csv", 100.0), ("dear.csv", 900.0)):
+        times = ["2026-01-01T00:00:00Z" for _ in range(168)]
+        rows = "\n".join(f"{t},{price}" for t in times)
+        (tmp_path / name).write_text("time,price_usd_per_mwh\n" + rows + "\n")
+    text = HAND_DECISION.replace(
+        "count = 2", 'count = 6\npower = "files"\npower_files = ["cheap.csv", "dear.csv"]'
+    )
+    (tmp_path / "d.toml").write_text(text.replace("years = 1", "years = 2"))
+    problem = build_problem(load_decision(tmp_path / "d.toml"))
+    prices = problem.prices
+    assert prices.shape == (6, 2, 1, 1, 168)
+    firsts = prices[..., 0].ravel()
+    assert set(firsts) == {100.0, 900.0}
+    assert (prices == prices[..., :1]).all()  # a block is one file's prices, whole
+    again = build_problem(load_decision(tmp_path / "d.toml"))
+    np.testing.assert_array_equal(again.prices, prices)
+    mean = problem.mean_path().prices
+    np.testing.assert_allclose(mean[0, :, 0, 0, 0], prices[:, :, 0, 0, 0].mean(axis=0))
+    a = analyse(problem, "lshaped", Runner(), curve_points=0)
+    assert a.vss >= 0 and a.evpi >= 0
+
+
+def test_a_block_reuses_its_position_but_rereads_market_and_prices(example_dir):
+    """The fast block scenario (a template per block position, market and prices re-read)
+    equals the scenario built in full from the same document, path after path."""
+    from models import build_scenario
+    from optimizer.decide.problem import block_scenario
+
+    path = small(example_dir, "synthetic.toml", paths=3, years=2, weeks=2)
+    path.write_text(
+        path.read_text().replace("gpu_rent_trend = -0.1", 'power = "synthetic"\npower_years = 3')
+    )
+    problem = build_problem(load_decision(path))
+    for p, t, w in ((0, 0, 1), (1, 1, 1), (2, 0, 0), (2, 1, 1)):
+        doc = problem.block_doc(p, t, w)
+        fast = block_scenario(doc, problem.base_dir)
+        full = build_scenario(doc, base_dir=problem.base_dir, source="<decision block>")
+        assert fast.equals(full)
