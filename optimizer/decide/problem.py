@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kernels.bitcoin import hashprice_usd_per_ph_day
 from kernels.paths import HOURS_PER_YEAR, representative_weeks, simulate_sampled_paths
 from models import Scenario, ScenarioError, build_scenario, read_scenario_doc
 from models.decision import WEEK_HOURS, Decision
@@ -36,7 +37,7 @@ from models.market import parse_market
 from models.series import read_table
 from models.sites import parse_site
 from optimizer.lp.data import LpData, lp_data
-from optimizer.score import score_scenario
+from optimizer.score import Scores, score_scenario, usd_per_th_hour
 from optimizer.study.monte_carlo import path_start
 
 #: Market fields a path sets, hour by hour.
@@ -250,8 +251,8 @@ class Problem:
         )
 
 
-#: Scenarios of block positions already built in this process, by :func:`_template_key`.
-_templates: OrderedDict[str, Scenario] = OrderedDict()
+#: Scenarios (and their kernel scores) of block positions already built in this process.
+_templates: OrderedDict[str, tuple[Scenario, Scores]] = OrderedDict()
 _templates_lock = threading.Lock()
 _TEMPLATES = 64
 
@@ -263,22 +264,28 @@ def _template_key(doc: dict[str, Any], base_dir: str) -> str:
     return digest(base_dir, json.dumps(rest, sort_keys=True, default=str))
 
 
-def block_scenario(doc: dict[str, Any], base_dir: str) -> Scenario:
-    """The scenario of a block document, fast: the first block at a position is validated in
-    full (:func:`~models.build_scenario`); the next ones at the same position re-read only
-    their market and (where a path sets them) their sites' prices, and reuse the rest (fleet,
-    GPU classes, contracts, series), which paths do not change."""
+def block_scenario(doc: dict[str, Any], base_dir: str) -> tuple[Scenario, Scores]:
+    """The scenario of a block document and its kernel scores, fast.
+
+    The first block at a position is validated and scored in full
+    (:func:`~models.build_scenario`, :func:`~optimizer.score.score_scenario`); the next ones at
+    the same position re-read only their market and (where a path sets them) their sites'
+    prices, and reuse the rest (fleet, GPU classes, contracts, series). Their scores follow
+    from the template's, because paths move nothing else (:func:`rescale_scores`).
+    """
     key = _template_key(doc, base_dir)
     with _templates_lock:
-        template = _templates.get(key)
+        hit = _templates.get(key)
     source = "<decision block>"
-    if template is None:
+    if hit is None:
         template = build_scenario(doc, base_dir=base_dir, source=source)
+        scores = score_scenario(template)
         with _templates_lock:
-            _templates[key] = template
+            _templates[key] = (template, scores)
             while len(_templates) > _TEMPLATES:
                 _templates.popitem(last=False)
-        return template
+        return template, scores
+    template, scores = hit
     where = Where(source)
     index, seed = template.index, template.seed
     market = parse_market(doc["market"], where / "market", index, Path(base_dir), seed)
@@ -288,15 +295,51 @@ def block_scenario(doc: dict[str, Any], base_dir: str) -> Scenario:
             parse_site(r, where / f"sites[{i}]", index, Path(base_dir), seed)
             for i, r in enumerate(doc["sites"])
         )
-    return replace(template, market=market, sites=sites)
+    scenario = replace(template, market=market, sites=sites)
+    return scenario, rescale_scores(scenario, template, scores)
+
+
+def rescale_scores(scenario: Scenario, template: Scenario, scores: Scores) -> Scores:
+    """Kernel scores of ``scenario`` from those of ``template``, which differs from it only in
+    its market and site prices.
+
+    An own ASIC class earns ``usd_per_th_hour[t]`` times its delivered TH/s, which depends on
+    the weather only: its revenue scales hour by hour with ``usd_per_th_hour``; hosted classes
+    earn their rate per MWh and energy does not move. A GPU class with power pass-through earns
+    its energy at the new spot price. Falls back to a full score if the template earns nothing
+    in some hour.
+    """
+    usd = usd_per_th_hour(scenario)
+    usd_t = scores.usd_per_th_hour
+    if not (usd_t > 0).all():
+        return score_scenario(scenario)
+    hosted = np.array([c.hosted for c in scenario.classes], dtype=bool)
+    R = np.where(hosted[:, None], scores.asic_revenue_usd, scores.asic_revenue_usd * (usd / usd_t))
+    Rg = np.array(scores.gpu_revenue_usd, dtype=float, copy=True)
+    if scenario.sites is not template.sites:
+        price, price_t = (
+            scenario.site_matrix("price_usd_per_mwh"),
+            template.site_matrix("price_usd_per_mwh"),
+        )
+        for k, g in enumerate(scenario.gpus):
+            if g.power_pass_through:
+                Rg[k] += scores.gpu_energy_mwh[k] * (price[g.site] - price_t[g.site])
+    m = scenario.market
+    hashprice = np.asarray(
+        hashprice_usd_per_ph_day(m.btc_price_usd, m.difficulty, m.fees_btc_per_block, m.height),
+        dtype=float,
+    )
+    return Scores(
+        R, scores.asic_energy_mwh, Rg, scores.gpu_energy_mwh, usd, hashprice, pd.DataFrame()
+    )
 
 
 def block_lp_data(doc: dict[str, Any], base_dir: str, rent_factor: float) -> LpData:
     """LP parameters of one block: kernel scores of its scenario, capex annuities set to zero
     (capex is paid at year 0, :meth:`Problem.capex_pv`) and GPU rents scaled by the year's
     trend (pass-through reimbursement unchanged)."""
-    scenario = block_scenario(doc, base_dir)
-    d = lp_data(scenario, score_scenario(scenario))
+    scenario, scores = block_scenario(doc, base_dir)
+    d = lp_data(scenario, scores)
     rent = d.gpu_rent_usd * rent_factor
     return replace(
         d,

@@ -399,10 +399,13 @@ def test_power_files_are_drawn_per_path_year(tmp_path):
 
 
 def test_a_block_reuses_its_position_but_rereads_market_and_prices(example_dir):
-    """The fast block scenario (a template per block position, market and prices re-read)
-    equals the scenario built in full from the same document, path after path."""
+    """The fast block scenario (a template per block position, market and prices re-read,
+    scores rescaled) equals the scenario built and scored in full from the same document,
+    path after path."""
     from models import build_scenario
     from optimizer.decide.problem import block_scenario
+    from optimizer.lp.data import lp_data
+    from optimizer.score import score_scenario
 
     path = small(example_dir, "synthetic.toml", paths=3, years=2, weeks=2)
     path.write_text(
@@ -411,6 +414,40 @@ def test_a_block_reuses_its_position_but_rereads_market_and_prices(example_dir):
     problem = build_problem(load_decision(path))
     for p, t, w in ((0, 0, 1), (1, 1, 1), (2, 0, 0), (2, 1, 1)):
         doc = problem.block_doc(p, t, w)
-        fast = block_scenario(doc, problem.base_dir)
+        fast, scores = block_scenario(doc, problem.base_dir)
         full = build_scenario(doc, base_dir=problem.base_dir, source="<decision block>")
         assert fast.equals(full)
+        a, b = lp_data(fast, scores), lp_data(full, score_scenario(full))
+        for name in (
+            "revenue_usd",
+            "energy_mwh",
+            "gpu_revenue_usd",
+            "gpu_rent_usd",
+            "price_usd_per_mwh",
+        ):
+            np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-12, atol=1e-9)
+
+
+def test_cvar_is_the_mean_of_the_worst_tail():
+    """NPVs -10, 0, 10, 20 with probability 1/4 each: the worst half averages -5; the worst
+    40 % is all of -10 and 0.15 of 0: ``(0.25 * -10 + 0.15 * 0) / 0.4 = -6.25``."""
+    from optimizer.decide.master import cvar, risk_objective
+
+    v, p = np.array([10.0, -10.0, 20.0, 0.0]), np.full(4, 0.25)
+    assert cvar(v, p, 0.5) == pytest.approx(-5.0)
+    assert cvar(v, p, 0.6) == pytest.approx(-6.25)
+    assert risk_objective(v, p, 0.5, 0.5) == pytest.approx(0.5 * 5.0 + 0.5 * -5.0)
+
+
+def test_a_higher_risk_weight_buys_cvar_with_expected_npv(example_dir):
+    """Along the frontier, expected NPV never rises and CVaR never falls with the weight."""
+    problem = build_problem(load_decision(small(example_dir, "front.toml", years=1, paths=4)))
+    from optimizer.decide.evaluate import frontier
+
+    problem.decision.__dict__["frontier_weights"] = (0.0, 0.5, 1.0)  # frozen: set for the test
+    points = frontier(problem, "lshaped", Runner(), None)
+    e = [f["expected_npv_usd"] for f in points]
+    c = [f["cvar_npv_usd"] for f in points]
+    tol = 1e-6 * abs(e[0])
+    assert e[0] >= e[1] - tol >= e[2] - 2 * tol
+    assert c[0] <= c[1] + tol <= c[2] + 2 * tol
