@@ -176,6 +176,18 @@ def mw_curve(
     return out
 
 
+def _with_decision(
+    problem: Problem, neutral: Solved, curve: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The curve with the risk-neutral decision's own point added (its NPVs are known)."""
+    if not curve:
+        return curve
+    mw = float(neutral.x[: problem.n_sites].sum())
+    stats = npv_stats(neutral.npv, problem.probabilities, problem.decision.cvar_level)
+    point = {"mw": mw, "feasible": True, "decision": True, **stats}
+    return sorted([*curve, point], key=lambda c: c["mw"])
+
+
 def scaled_btc(problem: Problem, factor: float) -> Problem:
     """The same problem with every BTC price multiplied by ``factor``."""
     market = dict(problem.market)
@@ -258,7 +270,9 @@ def analyse(
         evpi=evpi,
         perfect_npv=perfect,
         frontier=frontier(problem, method, runner, solved.cuts),
-        curve=mw_curve(problem, method, runner, solved.cuts, curve_points),
+        curve=_with_decision(
+            problem, neutral, mw_curve(problem, method, runner, solved.cuts, curve_points)
+        ),
         tipping=btc_tipping(problem, method, runner, float(solved.x[: problem.n_sites].sum()))
         if tipping
         else [],
