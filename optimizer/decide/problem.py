@@ -292,11 +292,26 @@ def block_scenario(doc: dict[str, Any], base_dir: str) -> tuple[Scenario, Scores
     sites = template.sites
     if any(not isinstance(s.get("price_usd_per_mwh"), dict | int | float) for s in doc["sites"]):
         sites = tuple(
-            parse_site(r, where / f"sites[{i}]", index, Path(base_dir), seed)
-            for i, r in enumerate(doc["sites"])
+            parse_site(_resolved(r, t), where / f"sites[{i}]", index, Path(base_dir), seed)
+            for i, (r, t) in enumerate(zip(doc["sites"], template.sites, strict=True))
         )
     scenario = replace(template, market=market, sites=sites)
     return scenario, rescale_scores(scenario, template, scores)
+
+
+def _resolved(row: dict[str, Any], site: Any) -> dict[str, Any]:
+    """A site row whose file and synthetic series (all but the price) are replaced by the
+    template site's resolved arrays: re-parsing it reads no file again."""
+    out = dict(row)
+    for key, value in row.items():
+        resolved = getattr(site, key, None)
+        if (
+            key != "price_usd_per_mwh"
+            and isinstance(value, dict)
+            and isinstance(resolved, np.ndarray)
+        ):
+            out[key] = resolved
+    return out
 
 
 def rescale_scores(scenario: Scenario, template: Scenario, scores: Scores) -> Scores:
