@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +142,6 @@ class Decision:
     max_iterations: int = 200
     source: str = "<decision>"
     base_dir: str = "."
-    extra_inputs: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def base_path(self) -> Path:

@@ -506,7 +506,3 @@ def build_problem(decision: Decision) -> Problem:
         rate=float(rate),
         key=key,
     )
-
-
-def problem_base_dir(decision: Decision) -> Path:
-    return decision.base_path.parent
