@@ -343,7 +343,6 @@ def test_bad_decision_files_name_the_field(tmp_path, edit, message):
     assert r.exit_code == 2 and "Traceback" not in r.output
 
 
-@pytest.mark.slow
 def test_a_sigkilled_run_resumes_without_solving_what_it_stored(example_dir, tmp_path):
     """SIGKILL a ``hashpivot decide`` process once it has stored path-years; the resumed run
     solves exactly the path-years the killed one had not stored."""
