@@ -109,6 +109,7 @@ gpu_rent_trend = -0.1
 discount_rate = 0.1
 [first_stage]
 hall_block_mw = {block}
+whole_servers = {whole}
 [risk]
 cvar_level = 0.5
 weight = {weight}
@@ -142,8 +143,12 @@ def example_dir(tmp_path_factory) -> Path:
     return d
 
 
-def small(example_dir: Path, name: str, *, years=2, weeks=1, paths=3, block=0, weight=0.0) -> Path:
-    text = SMALL_DECISION.format(years=years, weeks=weeks, paths=paths, block=block, weight=weight)
+def small(
+    example_dir: Path, name: str, *, years=2, weeks=1, paths=3, block=0, weight=0.0, whole=False
+) -> Path:
+    text = SMALL_DECISION.format(
+        years=years, weeks=weeks, paths=paths, block=block, weight=weight, whole=str(whole).lower()
+    )
     path = example_dir / name
     path.write_text(text)
     return path
@@ -217,13 +222,16 @@ def test_vss_and_evpi_are_never_negative(tmp_path, a, b, p):
 # --------------------------------------------------------------------------- the oracle
 
 
-@pytest.mark.parametrize(("years", "block", "weight"), [(2, 0, 0.0), (1, 0, 0.5), (1, 5, 0.0)])
-def test_extensive_and_lshaped_agree(example_dir, years, block, weight):
+@pytest.mark.parametrize(
+    ("years", "block", "weight", "whole"),
+    [(2, 0, 0.0, False), (1, 0, 0.5, False), (1, 5, 0.0, False), (1, 0, 0.0, True)],
+)
+def test_extensive_and_lshaped_agree(example_dir, years, block, weight, whole):
     """3 paths x 2 years x 1 week of the example: the same decision and objective to 1e-6;
     and on 3 paths x 1 year with CVaR in the objective, and with whole 5 MW hall blocks (a MIP
-    master and a MIP extensive form)."""
-    name = f"small-{block}-{weight}.toml"
-    decision = small(example_dir, name, years=years, block=block, weight=weight)
+    master and a MIP extensive form), and with whole servers."""
+    name = f"small-{block}-{weight}-{whole}.toml"
+    decision = small(example_dir, name, years=years, block=block, weight=weight, whole=whole)
     problem = build_problem(load_decision(decision))
     ext = solve(problem, "extensive")
     ls = solve(problem, "lshaped", Runner())
@@ -232,6 +240,9 @@ def test_extensive_and_lshaped_agree(example_dir, years, block, weight):
     assert ls.x[0] == pytest.approx(ext.x[0], rel=1e-6, abs=1e-6)
     if block:
         assert ls.x[0] % 5.0 == pytest.approx(0.0, abs=1e-6)
+    if whole:
+        servers = ls.x[problem.n_sites :]
+        np.testing.assert_allclose(servers, np.round(servers), atol=1e-6)
 
 
 def test_one_path_one_year_reproduces_plan(example_dir):
@@ -242,7 +253,7 @@ def test_one_path_one_year_reproduces_plan(example_dir):
     docs/decide.md), the same cash flows."""
     path = example_dir / "one.toml"
     path.write_text(
-        SMALL_DECISION.format(years=1, weeks=0, paths=1, block=0, weight=0.0)
+        SMALL_DECISION.format(years=1, weeks=0, paths=1, block=0, weight=0.0, whole="false")
         .replace("sigma = 0.6", "sigma = 0.0")
         .replace("hashrate_drift = 0.3", "hashrate_drift = 0.0")
         .replace("hashrate_vol = 0.1", "hashrate_vol = 0.0")
