@@ -27,6 +27,8 @@ from optimizer.decide.second_stage import solve_path_year
 
 #: ``progress(stage, done, total, eta_s)``: path-years evaluated in the current stage.
 Progress = Callable[[str, int, int, float], None]
+#: Least seconds between two progress reports of a stage.
+PROGRESS_S = 1.0
 
 
 class Cache(Protocol):
@@ -100,9 +102,14 @@ class Runner:
             self.cache.put(f"{problem.key}/{xk}/{p}/{t}", row)
             self.solved += 1
 
+        last = [0.0]
+
         def report(done: int) -> None:
-            if self.progress is not None:
-                rate = (time.perf_counter() - t0) / max(done, 1)
+            """Progress at most every ``PROGRESS_S`` seconds, and when the stage is done."""
+            now = time.perf_counter()
+            if self.progress is not None and (done == total or now - last[0] >= PROGRESS_S):
+                last[0] = now
+                rate = (now - t0) / max(done, 1)
                 self.progress(stage, done, total, rate * (total - done))
 
         if self.executor is None:

@@ -27,6 +27,7 @@ from models import ScenarioError, load_scenario
 from models.decision import load_decision
 from optimizer.api import decide
 from optimizer.cli import main
+from optimizer.decide import lshaped
 from optimizer.decide.evaluate import analyse, solve
 from optimizer.decide.lshaped import Runner, solve_lshaped
 from optimizer.decide.problem import build_problem, digest
@@ -294,10 +295,13 @@ def test_dask_cluster_gives_the_local_decision(example_dir, tmp_path):
     assert remote.summary["npv"] == pytest.approx(local.summary["npv"], rel=1e-9)
 
 
-def test_an_interrupted_run_resumes_without_solving_finished_path_years(example_dir, tmp_path):
+def test_an_interrupted_run_resumes_without_solving_finished_path_years(
+    example_dir, tmp_path, monkeypatch
+):
     decision = load_decision(small(example_dir, "resume.toml", paths=2, years=1))
     whole = decide(decision, tmp_path / "whole", workers=0, curve_points=0, charts=False)
     seen = []
+    monkeypatch.setattr(lshaped, "PROGRESS_S", 0.0)  # a report after every path-year
 
     def stop_after_five(stage, done, total, eta):
         seen.append(stage)
