@@ -489,3 +489,83 @@ def simulate_paths_reference(
         fees_btc_per_block=fees,
         hashrate_ehs=hashrate,
     )
+
+
+# --------------------------------------------------------------------------- multi-year samples
+
+
+def path_seeds(seed: int, n_paths: int) -> list[int]:
+    """One seed per path, from ``numpy.random.SeedSequence(seed).spawn``: path ``p``'s draws
+    depend only on ``seed`` and ``p``, so adding paths leaves the first ones unchanged."""
+    return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(n_paths)]
+
+
+def simulate_sampled_paths(
+    n_paths: int, hours: int, sample: np.ndarray, *, seed: int, **model: float
+) -> Paths:
+    """Paths over a long horizon (e.g. 10 years hourly), kept only at the hours ``sample``.
+
+    Each path is simulated on its own by :func:`simulate_paths` with the seed
+    ``path_seeds(seed, n_paths)[p]`` (so memory holds one path's ``hours`` values at a time),
+    then sampled: ``out[p, i]`` is the value at the start of hour ``sample[i]``. Block heights
+    and difficulty retargets follow every hour in between, so halvings happen where the height
+    reaches them.
+
+    Parameters
+    ----------
+    n_paths, hours : int
+        Paths and hourly values per path.
+    sample : int64[N]
+        Hours kept, each in ``[0, hours)``.
+    seed : int
+    **model
+        The other keyword arguments of :func:`simulate_paths` (``btc_price_usd``, ``mu``,
+        ``sigma``, ``hashrate_ehs``, ...).
+
+    Returns
+    -------
+    Paths
+        Arrays shaped ``[n_paths, len(sample)]``.
+    """
+    sample = np.asarray(sample, dtype=np.int64)
+    if sample.size and (sample.min() < 0 or sample.max() >= hours):
+        raise ValueError(
+            f"sampled hours must lie in [0, {hours}), got {sample.min()}..{sample.max()}"
+        )
+    out = [np.empty((n_paths, sample.size)) for _ in Paths._fields]
+    out[Paths._fields.index("height")] = np.empty((n_paths, sample.size), dtype=np.int64)
+    for p, s in enumerate(path_seeds(seed, n_paths)):
+        one = simulate_paths(1, hours, seed=s, **model)
+        for i, values in enumerate(one):
+            out[i][p] = values[0, sample]
+    return Paths(*out)
+
+
+def representative_weeks(
+    horizon_hours: int, weeks: int, week_hours: int = 168
+) -> tuple[np.ndarray, float]:
+    """First hours of ``weeks`` representative weeks spread over a horizon, and their weight.
+
+    A systematic sample: week ``w`` is centred at ``(w + 1/2) / weeks`` of the horizon
+    (clipped inside it). Each week stands for ``8760 / (week_hours * weeks)`` weeks of a
+    8760-hour year, so a year's total of any hourly quantity is estimated without bias by the
+    weighted sum over the sampled weeks (exact for a quantity constant across weeks).
+    ``weeks = 0`` gives the whole horizon as one block weighted ``8760 / horizon_hours``.
+
+    Returns
+    -------
+    starts : int64[weeks]
+        First hour of each week, increasing.
+    weight : float
+        Years' hours per sampled hour block.
+    """
+    if weeks == 0:
+        return np.zeros(1, dtype=np.int64), HOURS_PER_YEAR / horizon_hours
+    if horizon_hours < week_hours * weeks:
+        raise ValueError(
+            f"{weeks} representative weeks need a horizon of at least {week_hours * weeks} hours,"
+            f" got {horizon_hours}"
+        )
+    centres = (np.arange(weeks) + 0.5) * horizon_hours / weeks
+    starts = np.clip(np.floor(centres - week_hours / 2), 0, horizon_hours - week_hours)
+    return starts.astype(np.int64), HOURS_PER_YEAR / (week_hours * weeks)

@@ -7,7 +7,9 @@
 - :func:`run_study` = result store + :func:`optimizer.study.runner.run_study` + the study's
   files (summary.csv, tipping.csv, risk.json, charts); :func:`study_results` reads them back;
 - :func:`margin_by_stream`: a plan's money as a DataFrame, one row per stream, one column per
-  site.
+  site;
+- :func:`decide` = the two-stage decision of a decision file (:mod:`optimizer.decide`) + its
+  files (decision.json, paths.parquet, decision.png), resumable.
 
 docs/api.md documents them; docs/examples/api_tour.py runs them.
 """
@@ -16,21 +18,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from models import Scenario, build_scenario, read_scenario_doc, set_field
+from models.decision import Decision
 from models.example import EXAMPLE_SOURCE, example_doc
 from optimizer.accounting import COST_KEYS, REVENUE_KEYS
+from optimizer.decide.evaluate import Analysis, analyse
+from optimizer.decide.lshaped import Progress, Runner
+from optimizer.decide.problem import Problem, build_problem
 from optimizer.errors import SolverError
 from optimizer.lp.backends import solver_problem
 from optimizer.plan import Plan, plan_scenario
+from optimizer.report.decide_files import StoreCache, decision_summary, write_decision
 from optimizer.report.plan_files import write_report
 from optimizer.report.result_store import ResultStore, read_results
 from optimizer.report.study_files import write_analysis
 from optimizer.study.definition import BUILTIN_EXAMPLE, Study, parse_study, read_study
+from optimizer.study.executors import make_executor
 from optimizer.study.runner import StudyRun
 from optimizer.study.runner import run_study as run_scenarios
 
@@ -206,3 +215,87 @@ def _run_locked(
     run.files, run.tipping, run.risk = write_analysis(store.read(), study, out, charts=charts)
     run.seconds = time.perf_counter() - t0
     return run
+
+
+@dataclass
+class Decided:
+    """A decision file's answer: the problem, the analysis, ``decision.json``'s content, the
+    files written, and how many path-years were solved here or read back from ``out``."""
+
+    problem: Problem
+    analysis: Analysis
+    summary: dict[str, Any]
+    files: list[Path] = field(default_factory=list)
+    solved_path_years: int = 0
+    reused_path_years: int = 0
+    seconds: float = 0.0
+
+
+def decide(
+    decision: Decision,
+    out: str | Path | None = None,
+    *,
+    method: str = "lshaped",
+    workers: int | None = 0,
+    scheduler: str | None = None,
+    resume: bool = False,
+    charts: bool = True,
+    curve_points: int = 5,
+    tipping: bool = False,
+    progress: Progress | None = None,
+) -> Decided:
+    """Solve a decision file (docs/decide.md) and, with ``out``, write its files.
+
+    Parameters
+    ----------
+    decision
+        From :func:`models.decision.load_decision`.
+    out
+        Folder for ``decision.json``, ``paths.parquet``, ``decision.png`` and the resumable
+        store of path-year results (``path_years/``).
+    method
+        ``lshaped`` (Benders, path-years on ``workers`` or ``scheduler``) or ``extensive``
+        (one HiGHS LP, in this process).
+    workers, scheduler
+        As for studies: local processes (0: this process) or a dask scheduler address.
+    resume
+        Read the path-years ``out`` already holds instead of solving them again (refuses a
+        different decision or different inputs).
+    curve_points
+        Points of the NPV-vs-MW curve (0: none).
+    tipping
+        Search the BTC price multipliers at which the MW converted changes (many solves).
+    progress
+        ``progress(stage, done, total, eta_s)`` as path-years finish.
+    """
+    t0 = time.perf_counter()
+    problem = build_problem(decision)
+    cache = StoreCache(Path(out), problem, resume=resume) if out is not None else None
+    executor = None
+    try:
+        if method == "lshaped" and (workers != 0 or scheduler):
+            executor = make_executor(workers, scheduler)
+        runner = Runner(executor, cache, progress)
+        analysis = analyse(problem, method, runner, curve_points=curve_points, tipping=tipping)
+    finally:
+        if executor is not None:
+            executor.shutdown()
+        if cache is not None:
+            cache.close()
+    extra = {
+        "path_years": {"solved": runner.solved, "reused": runner.reused},
+        "seconds": time.perf_counter() - t0,
+    }
+    summary = decision_summary(problem, analysis, method, extra)
+    files = (
+        write_decision(out, problem, analysis, summary, charts=charts) if out is not None else []
+    )
+    return Decided(
+        problem=problem,
+        analysis=analysis,
+        summary=summary,
+        files=files,
+        solved_path_years=runner.solved,
+        reused_path_years=runner.reused,
+        seconds=extra["seconds"],
+    )

@@ -787,3 +787,60 @@ def compare(dir_a: Path, dir_b: Path, as_json: bool) -> None:
         click.echo(json.dumps(json_ready(result), indent=2))
     else:
         click.echo(compare_table(result))
+
+
+# --------------------------------------------------------------------------------------------
+# hashpivot decide
+
+
+@main.command()
+@click.argument("decision_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@out_option("Folder for decision.json, paths.parquet, decision.png, path_years/.", required=False)
+@click.option("--method", type=click.Choice(["lshaped", "extensive"]), default="lshaped")
+@click.option(
+    "--workers", type=click.IntRange(min=0), help="Local processes [one per core; 0: none]."
+)
+@click.option("--scheduler", metavar="ADDR", help="Solve path-years on a dask cluster.")
+@click.option("--resume", is_flag=True, help="Reuse the path-years --out holds (same decision).")
+@click.option("--curve-points", type=click.IntRange(min=0), default=5, help="NPV-vs-MW points.")
+@click.option(
+    "--tipping", is_flag=True, help="Search the BTC price where the MW converted changes."
+)
+@click.option("--example", "example_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--no-charts", is_flag=True, help="Skip decision.png.")
+@user_errors
+def decide(decision_file, out_dir, example_dir, **options) -> None:
+    """Decide now the MW to convert, GPU servers to buy and firm lease to sign, over years of
+    uncertain BTC price, hashrate, halvings, power prices and GPU rents (docs/decide.md).
+
+    \b
+    Example:
+      hashpivot decide --example dec/
+      hashpivot decide dec/decision.toml --out dec/out --workers 2
+    """
+    from models.decision import load_decision
+    from optimizer.api import decide as run_decide
+    from optimizer.report.decide_files import decision_text, write_example_decision
+
+    if example_dir is not None:
+        paths = write_example_decision(example_dir)
+        click.echo(
+            f"wrote {', '.join(map(str, paths))}; run: hashpivot decide {paths[-1]} --out OUT"
+        )
+        return
+    if decision_file is None or out_dir is None:
+        raise _Failure("give a DECISION file and --out DIR (or --example DIR)", EXIT_BAD_INPUT)
+
+    def progress(stage: str, done: int, total: int, eta_s: float) -> None:
+        line = f"\r{stage}: {done}/{total} path-years, ETA {eta_s:,.0f} s   "
+        click.echo(line, nl=done == total, err=True)
+
+    options["charts"] = not options.pop("no_charts")
+    try:
+        r = run_decide(load_decision(decision_file), out_dir, progress=progress, **options)
+    except KeyboardInterrupt:
+        raise _Failure(
+            f"interrupted: path-years solved are in {out_dir}; use --resume", 130
+        ) from None
+    click.echo(decision_text(r.summary))
+    click.echo(f"wrote {', '.join(p.name for p in r.files)} in {out_dir}")

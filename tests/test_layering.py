@@ -1,7 +1,7 @@
 """The package layering, checked on every import statement (function-level ones included).
 
 Imports run one way: ``kernels`` <- ``models`` <- ``optimizer`` core (errors, timings, score) <-
-``optimizer.lp`` <- plans (accounting, summary, plan) <- ``optimizer.study`` <-
+``optimizer.lp`` <- plans (accounting, summary, plan) <- ``optimizer.study``, ``optimizer.decide`` <-
 ``optimizer.report`` <- ``optimizer.api`` <- ``optimizer.cli``. No import cycles. TOML is read
 only in ``models/documents.py``; output files are written only in ``optimizer/report/``; only
 ``optimizer/cli.py`` talks to the terminal.
@@ -30,6 +30,7 @@ LAYERS = {
     "optimizer.summary": 4,
     "optimizer.plan": 4,
     "optimizer.study": 5,
+    "optimizer.decide": 5,
     "optimizer.report": 6,
     "optimizer.api": 7,
     "optimizer.cli": 8,

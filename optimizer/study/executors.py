@@ -36,8 +36,9 @@ class LocalExecutor:
             initargs=(os.getpid(),),
         )
 
-    def submit(self, task: ScenarioTask) -> cf.Future:
-        return self._pool.submit(run_scenario, task)
+    def submit(self, task: ScenarioTask, fn=run_scenario) -> cf.Future:
+        """Run ``fn(task)`` (a top-level function) in the pool; a study's scenario by default."""
+        return self._pool.submit(fn, task)
 
     def wait_any(self, futures: list, timeout: float) -> set:
         done, _ = cf.wait(futures, timeout=timeout, return_when=cf.FIRST_COMPLETED)
@@ -74,9 +75,9 @@ class InProcessExecutor:
 
     slots = 1
 
-    def submit(self, task: ScenarioTask) -> cf.Future:
+    def submit(self, task: ScenarioTask, fn=run_scenario) -> cf.Future:
         future: cf.Future = cf.Future()
-        future.set_result(run_scenario(task))
+        future.set_result(fn(task))
         return future
 
     def wait_any(self, futures: list, timeout: float) -> set:
@@ -115,8 +116,8 @@ class DaskExecutor:
         threads = sum(self.client.nthreads().values())
         self.slots = max(1, threads)
 
-    def submit(self, task: ScenarioTask):
-        return self.client.submit(run_scenario, task, pure=False)
+    def submit(self, task: ScenarioTask, fn=run_scenario):
+        return self.client.submit(fn, task, pure=False)
 
     def wait_any(self, futures: list, timeout: float) -> set:
         from distributed import wait

@@ -7,11 +7,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
+from kernels.bitcoin import block_subsidy_btc
 from kernels.paths import (
     Paths,
+    path_seeds,
+    representative_weeks,
     retarget_difficulty,
     simulate_paths,
     simulate_paths_reference,
+    simulate_sampled_paths,
 )
 
 DIFFICULTY = 1.5e14
@@ -314,3 +318,48 @@ def test_rejects_bad_parameters(bad, message):
     kwargs.update(bad)
     with pytest.raises(ValueError, match=message):
         simulate_paths(2, 10, **kwargs)
+
+
+# --- multi-year samples ---------------------------------------------------------------------
+
+
+def test_representative_weeks_are_centred_and_weighted_to_a_year():
+    """4 weeks of 8760 h: centres at (w + 1/2) * 2190 h, each week starts 84 h before its
+    centre, and each stands for 8760 / (4 * 168) = 13.0357... weeks."""
+    starts, weight = representative_weeks(8760, 4)
+    assert_array_equal(starts, [1011, 3201, 5391, 7581])
+    assert weight == pytest.approx(8760 / 672)
+    # a quantity constant across weeks sums to its yearly total exactly
+    assert weight * 4 * 168 == pytest.approx(8760)
+    starts, weight = representative_weeks(336, 0)
+    assert_array_equal(starts, [0]) and weight == pytest.approx(8760 / 336)
+    with pytest.raises(ValueError, match="at least 672 hours"):
+        representative_weeks(500, 4)
+
+
+def test_sampled_paths_are_each_path_simulated_alone_then_sampled():
+    kwargs = dict(
+        btc_price_usd=100_000.0, mu=0.1, sigma=0.5, hashrate_ehs=1000.0, hashrate_drift=0.3,
+        hashrate_vol=0.2, difficulty=DIFFICULTY, height=900_000, fees_btc_per_block=0.02,
+    )  # fmt: skip
+    sample = np.array([0, 5, 400, 999])
+    got = simulate_sampled_paths(3, 1000, sample, seed=9, **kwargs)
+    for p, s in enumerate(path_seeds(9, 3)):
+        one = simulate_paths(1, 1000, seed=s, **kwargs)
+        for name in one._fields:
+            assert_array_equal(getattr(got, name)[p], getattr(one, name)[0, sample])
+    # adding paths leaves the first ones unchanged
+    more = simulate_sampled_paths(5, 1000, sample, seed=9, **kwargs)
+    assert_array_equal(more.btc_price_usd[:3], got.btc_price_usd)
+
+
+def test_the_halving_happens_where_a_path_height_reaches_it():
+    """At equilibrium (6 blocks an hour) from height 1,049,995 the 1,050,000th block comes
+    within the first hour: the subsidy is 3.125 BTC at hour 0 and 1.5625 BTC from hour 1."""
+    paths = simulate_sampled_paths(
+        1, 48, np.array([0, 1, 47]), seed=1, btc_price_usd=1e5, mu=0.0, sigma=0.0,
+        hashrate_ehs=EQUILIBRIUM_EHS, hashrate_drift=0.0,
+        hashrate_vol=0.0, difficulty=DIFFICULTY, height=1_049_995, fees_btc_per_block=0.0,
+    )  # fmt: skip
+    assert_array_equal(paths.height[0], [1_049_995, 1_050_001, 1_050_277])
+    assert_array_equal(block_subsidy_btc(paths.height[0]), [3.125, 1.5625, 1.5625])

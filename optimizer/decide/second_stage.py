@@ -1,0 +1,146 @@
+"""The second stage: the hourly allocation LP with the first-stage choices fixed.
+
+:func:`second_stage` is the ONE place the decision reaches the hourly LP: given a block's LP
+parameters and ``(y, n, f)`` it returns the block's operating margin and its gradient with
+respect to ``(y, n, f)``. It fixes those columns' bounds in the monolithic LP
+(:func:`optimizer.lp.formulation.build_lp`) and reads the reduced costs; a decomposed solver
+replaces its body without touching the callers.
+
+Sign convention (optimizer/lp/backends.py, optimizer/plan.py): the LP minimizes ``-margin``; the
+reduced cost of a column fixed at ``x_j`` is ``d(-margin)/d x_j``, so the gradient of the margin
+is minus the reduced cost. The margin is concave in ``(y, n, f)`` (an LP's optimum as a function
+of its bounds), and any optimal dual gives a supergradient: ``Q(x) <= Q(xk) + g . (x - xk)``,
+the Benders optimality cut.
+
+:func:`solve_path_year` is the worker function (top level, picklable) that evaluates one
+path-year at one first-stage point: the weighted sum of its blocks.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from optimizer.errors import InfeasibleError
+from optimizer.lp.backends import solve_lp
+from optimizer.lp.data import LpData
+from optimizer.lp.formulation import build_lp
+from optimizer.lp.model import Lp
+
+#: First-stage blocks of the allocation LP, in the order of ``x``.
+FIRST_STAGE = ("y", "n", "f")
+#: Built LPs kept per worker process (path-year blocks are evaluated once per iteration).
+_CACHE_SIZE = 256
+_built: OrderedDict[str, list[tuple[LpData, Lp]]] = OrderedDict()
+_built_lock = threading.Lock()  # dask workers run tasks on several threads
+
+
+def first_stage_ids(lp: Lp) -> np.ndarray:
+    """Global columns of ``y, n, f`` in ``x`` order."""
+    return np.concatenate([lp.cols[name].ids().ravel() for name in FIRST_STAGE])
+
+
+def fix_first_stage(lp: Lp, x: np.ndarray) -> Lp:
+    """A copy of ``lp`` with ``y, n, f`` fixed at ``x`` (clipped into their bounds, ``f <= n``)."""
+    ids = first_stage_ids(lp)
+    value = np.clip(np.asarray(x, dtype=float), lp.col_lower[ids], lp.col_upper[ids])
+    K = lp.cols["n"].size
+    n, f = value[-2 * K : -K], value[-K:]
+    value[-K:] = np.minimum(f, n)
+    lower, upper = lp.col_lower.copy(), lp.col_upper.copy()
+    lower[ids] = value
+    upper[ids] = value
+    return replace(lp, col_lower=lower, col_upper=upper)
+
+
+def second_stage(
+    data: LpData, y: np.ndarray, n: np.ndarray, f: np.ndarray, *, lp: Lp | None = None
+) -> tuple[float, np.ndarray]:
+    """Operating margin of one block with the first stage fixed, and its gradient.
+
+    Parameters
+    ----------
+    data : LpData
+        The block's parameters (capex annuities already zero: :func:`~optimizer.decide.
+        problem.block_lp_data`).
+    y : float64[S]
+        MW converted per site.
+    n, f : float64[K]
+        GPU servers installed and firm servers per class.
+    lp : Lp, optional
+        ``build_lp(data)``, when already built.
+
+    Returns
+    -------
+    margin_usd : float
+        Best margin of the block's hours [USD].
+    gradient : float64[S + 2K]
+        ``d margin / d (y, n, f)`` [USD per MW, per server].
+
+    Raises
+    ------
+    InfeasibleError
+        No hourly plan exists with these first-stage values.
+    """
+    lp = lp if lp is not None else build_lp(data)
+    x = np.concatenate([np.ravel(y), np.ravel(n), np.ravel(f)]).astype(float)
+    sol = solve_lp(fix_first_stage(lp, x), threads=1)
+    if sol.status == "infeasible":
+        raise InfeasibleError(
+            "no hourly plan exists with the first stage fixed at "
+            f"y={np.round(y, 4).tolist()} n={np.round(n, 4).tolist()} f={np.round(f, 4).tolist()}"
+        )
+    return -sol.objective, -sol.col_dual[first_stage_ids(lp)]
+
+
+def _blocks(task) -> list[tuple[LpData, Lp]]:
+    """The built blocks of a path-year (cached per process by the task's key)."""
+    from optimizer.decide.problem import block_lp_data
+
+    with _built_lock:
+        hit = _built.get(task.key)
+        if hit is not None:
+            _built.move_to_end(task.key)
+            return hit
+    out = []
+    for doc in task.docs:
+        data = block_lp_data(doc, task.base_dir, task.rent_factor)
+        out.append((data, build_lp(data)))
+    with _built_lock:
+        _built[task.key] = out
+        while len(_built) > _CACHE_SIZE:
+            _built.popitem(last=False)
+    return out
+
+
+def solve_path_year(task) -> dict[str, Any]:
+    """Evaluate one path-year at ``task.x``: ``theta = sum_w weight_w Q_w`` and its gradient.
+
+    Returns a row: ``path, year, value`` [USD, discounted], ``grad`` (list, ``S + 2K``),
+    ``seconds``. Raises what :func:`second_stage` raises.
+    """
+    from optimizer.study.worker import _one_numba_thread
+
+    t0 = time.perf_counter()
+    S, K = task.sizes
+    x = np.asarray(task.x, dtype=float)
+    y, n, f = x[:S], x[S : S + K], x[S + K :]
+    value = 0.0
+    grad = np.zeros(S + 2 * K)
+    with _one_numba_thread():
+        for (data, lp), weight in zip(_blocks(task), task.weights, strict=True):
+            q, g = second_stage(data, y, n, f, lp=lp)
+            value += weight * q
+            grad += weight * g
+    return {
+        "path": task.path,
+        "year": task.year,
+        "value": float(value),
+        "grad": grad.tolist(),
+        "seconds": time.perf_counter() - t0,
+    }
