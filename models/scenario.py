@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from models.ancillary import AncillaryOffer, parse_ancillary
 from models.catalog import COOLING_TYPES
 from models.contracts import Lease, Ppa, parse_lease, parse_ppa
 from models.documents import read_toml
@@ -43,6 +44,7 @@ TOP_KEYS = (
     "leases",
     "ppas",
     "finance",
+    "ancillary",
 )
 SCENARIO_KEYS = ("name", "start", "hours", "seed")
 MAX_HOURS = 24 * 366 * 10
@@ -71,6 +73,8 @@ class Scenario:
         Seed of the synthetic series.
     finance : Finance
         Cost of capital (``[finance]``).
+    ancillary : tuple[AncillaryOffer, ...]
+        Ancillary-service offers (``[[ancillary]]``), empty when none.
     source : str
         File the scenario came from (``"<built-in example>"`` for the example).
     """
@@ -87,6 +91,7 @@ class Scenario:
     seed: int
     source: str
     finance: Finance = dataclasses.field(default_factory=Finance)
+    ancillary: tuple[AncillaryOffer, ...] = ()
 
     @property
     def hours(self) -> int:
@@ -273,6 +278,16 @@ def build_scenario(
             )
         seen.add(p.site)
     _check_firm_classes(gpus, leases, ppas, where)
+    ancillary = tuple(
+        parse_ancillary(r, where / f"ancillary[{i}]", names, index, base_dir, seed)
+        for i, r in enumerate(table_list(doc, "ancillary", where))
+    )
+    anames = [a.name for a in ancillary]
+    dup = sorted({n for n in anames if anames.count(n) > 1})
+    if dup:
+        raise (where / "ancillary").error(
+            f"duplicate offer name(s) {', '.join(dup)}: give each [[ancillary]] row its own name"
+        )
     if len(fleet) == 0 and not gpus:
         raise where.error("no machines: add [[fleet]], [[hosting]] or [[gpus]] rows")
     return Scenario(
@@ -288,6 +303,7 @@ def build_scenario(
         seed=seed,
         source=source,
         finance=parse_finance(doc.get("finance", {}), where / "finance"),
+        ancillary=ancillary,
     )
 
 

@@ -22,7 +22,7 @@ import inspect
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,7 @@ def resolve_series(
     unit: str,
     minimum: float | None = None,
     maximum: float | None = None,
+    rows: Callable[[pd.DataFrame, Where], pd.DataFrame] | None = None,
 ) -> np.ndarray:
     """Turn a series spec into a float64 array with one value per hour of ``index``.
 
@@ -82,6 +83,10 @@ def resolve_series(
         Unit of the values, for messages (``"USD/MWh"``).
     minimum, maximum
         Valid range of the values (``None``: unbounded).
+    rows
+        For file series: ``rows(frame, where)`` picks the rows that belong to this series
+        before the time and value columns are read (long-form files holding several series,
+        e.g. one row per hour and ancillary product).
 
     Returns
     -------
@@ -113,7 +118,7 @@ def resolve_series(
     elif isinstance(spec, Mapping) and "synthetic" in spec:
         values = _synthetic(spec, where, index, seed)
     elif isinstance(spec, Mapping) and "file" in spec:
-        values = _from_file(spec, where, index, base_dir, unit)
+        values = _from_file(spec, where, index, base_dir, unit, rows)
     else:
         raise where.error(
             f"expected a number [{unit}], {{ file = ... }} or {{ synthetic = ... }}, got {spec!r}"
@@ -178,12 +183,14 @@ def read_table(path: Path, where: Where) -> pd.DataFrame:
         raise where.error(f"cannot read {path.name}: {exc}") from None
 
 
-def _from_file(spec, where, index, base_dir, unit) -> np.ndarray:
+def _from_file(spec, where, index, base_dir, unit, rows=None) -> np.ndarray:
     check_keys(spec, _FILE_KEYS, where)
     path = Path(text(spec, "file", where))
     if not path.is_absolute():
         path = base_dir / path
     frame = read_table(path, where / "file")
+    if rows is not None:
+        frame = rows(frame, where).reset_index(drop=True)
     name = str(spec["file"])
     time_col = text(spec, "time_column", where, default="time")
     tz = text(spec, "timezone", where, default="UTC")

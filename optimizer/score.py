@@ -6,7 +6,7 @@ as those arrays and wraps the results with names.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -38,7 +38,11 @@ class Scores:
         Hashprice per hour (before the pool fee) [USD/(PH/s day)].
     machines : pandas.DataFrame
         Per machine: id, class, horizon revenue [USD], energy [MWh], hours in the money at the
-        site's spot price, mean breakeven [USD/MWh].
+        site's spot price, mean breakeven [USD/MWh] (at nameplate).
+    point_class : numpy.ndarray
+        int64[P]: class of each operating point beyond the nameplate (docs/model.md §3.7).
+    point_revenue_usd, point_energy_mwh : numpy.ndarray
+        float64[P, T]: ``R`` and ``E`` of the whole class running at that point.
     """
 
     asic_revenue_usd: np.ndarray
@@ -48,6 +52,9 @@ class Scores:
     usd_per_th_hour: np.ndarray
     hashprice_usd_per_ph_day: np.ndarray
     machines: pd.DataFrame
+    point_class: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    point_revenue_usd: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    point_energy_mwh: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
 
 def usd_per_th_hour(scenario: Scenario) -> np.ndarray:

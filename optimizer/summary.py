@@ -15,7 +15,13 @@ import numpy as np
 import pandas as pd
 
 from models.finance import capital_recovery_factor
-from optimizer.accounting import COST_KEYS, REVENUE_KEYS, economic, installed_servers
+from optimizer.accounting import (
+    COST_KEYS,
+    REVENUE_KEYS,
+    ancillary_by_offer,
+    economic,
+    installed_servers,
+)
 from optimizer.lp.backends import Solution
 from optimizer.lp.data import LpData
 from optimizer.lp.model import Lp
@@ -52,6 +58,8 @@ class SiteSummary:
     gpu_capex_usd: float
     sla_penalty_usd: float
     shortfall_usd: float
+    revenue_ancillary_usd: float
+    ancillary_deployment_usd: float
     conversion_usd_per_it_mw: float | None
     conversion_capex_usd: float
     converted_mw: float
@@ -62,6 +70,24 @@ class SiteSummary:
     mining_hall_value_usd_per_mw: float | None
     hpc_hall_value_usd_per_mw: float | None
     conversion_value_usd_per_mw: float | None
+
+
+@dataclass(frozen=True)
+class AncillarySummary:
+    """One ancillary product over all its offers (docs/model.md §5.4.14).
+
+    ``revenue_usd``: clearing price x MW reserved; ``deployment_usd``: expected deployment
+    cost; ``reserved_mwh``: MW reserved summed over hours [MW-h]; ``mean_reserved_mw`` and
+    ``max_reserved_mw`` over hours [MW]; ``mean_price_usd_per_mw_hour``: the price earned per
+    MW-h reserved (revenue / reserved, ``None`` when nothing is reserved).
+    """
+
+    revenue_usd: float
+    deployment_usd: float
+    reserved_mwh: float
+    mean_reserved_mw: float
+    max_reserved_mw: float
+    mean_price_usd_per_mw_hour: float | None
 
 
 @dataclass(frozen=True)
@@ -84,7 +110,9 @@ class PlanSummary:
     grid pays) - ``ppa_cost_usd`` (take-or-pay block) - ``ppa_settlement_usd`` (unused block
     settled at a negative spot price) - ``peak_charge_usd`` - ``conversion_cost_usd`` -
     ``gpu_capex_usd`` (both annuities at ``discount_rate``) - ``sla_penalty_usd`` -
-    ``shortfall_usd`` (monthly minimum take), checked against the LP objective
+    ``shortfall_usd`` (monthly minimum take) + ``revenue_ancillary_usd`` (AS clearing price x
+    MW reserved) - ``ancillary_deployment_usd`` (their expected deployment cost; per product
+    in ``ancillary``), checked against the LP objective
     (``objective_usd``). Capital: ``capex_usd`` is the capex the plan commits (converted MW x
     ``conversion_usd_per_mw`` + installed owned servers x price), equal to the net present value
     at ``discount_rate`` of ``capex_annuity_usd_per_year`` over each asset's life. Energy: ``mining_mwh`` counts every ASIC, own and hosted
@@ -113,6 +141,8 @@ class PlanSummary:
     gpu_capex_usd: float
     sla_penalty_usd: float
     shortfall_usd: float
+    revenue_ancillary_usd: float
+    ancillary_deployment_usd: float
     revenue_total_usd: float
     discount_rate: float
     capex_usd: float
@@ -151,6 +181,7 @@ class PlanSummary:
     leases: dict[str, LeaseSummary]
     hosted_uptime_cost_usd_per_hour: dict[str, float | None]
     min_take_cost_usd_per_mwh: dict[str, float | None]
+    ancillary: dict[str, AncillarySummary] = dataclasses.field(default_factory=dict)
     seconds: Timings = dataclasses.field(default_factory=Timings, compare=False)
 
     def money(self) -> dict[str, float]:
@@ -176,6 +207,7 @@ class PlanSummary:
         }
         out["sites"] = {k: dataclasses.asdict(v) for k, v in self.sites.items()}
         out["leases"] = {k: dataclasses.asdict(v) for k, v in self.leases.items()}
+        out["ancillary"] = {k: dataclasses.asdict(v) for k, v in self.ancillary.items()}
         out["seconds"] = self.seconds.as_dict()
         return out
 
@@ -314,5 +346,27 @@ def summarize(
             f"{r.site}:{r.month}": json_number(r.min_take_cost_usd_per_mwh)
             for r in month_duals.itertuples()
         },
+        ancillary=ancillary_summary(d, lp, x),
         seconds=timings,
     )
+
+
+def ancillary_summary(d: LpData, lp: Lp, x: np.ndarray) -> dict[str, AncillarySummary]:
+    """Per ancillary product, in the order the offers name them (empty without offers)."""
+    mw, revenue, deployment = ancillary_by_offer(d, lp, x)
+    out = {}
+    for product in dict.fromkeys(d.ancillary_products):
+        mine = np.array([p == product for p in d.ancillary_products])
+        hourly = mw[mine].sum(axis=0)
+        reserved = float(hourly.sum())
+        out[product] = AncillarySummary(
+            revenue_usd=float(revenue[mine].sum()),
+            deployment_usd=float(deployment[mine].sum()),
+            reserved_mwh=reserved,
+            mean_reserved_mw=float(hourly.mean()) if hourly.size else 0.0,
+            max_reserved_mw=float(hourly.max(initial=0.0)),
+            mean_price_usd_per_mw_hour=float(revenue[mine].sum()) / reserved
+            if reserved > 1e-9
+            else None,
+        )
+    return out
