@@ -71,6 +71,10 @@ class AsicScores(NamedTuple):
     """int64[M]: hours with e > 0 and r > e * spot price [h]."""
     machine_mean_breakeven_usd_per_mwh: np.ndarray
     """float64[M]: mean of r / e over hours with e > 0, NaN if none [USD/MWh]."""
+    point_revenue_usd: np.ndarray | None = None
+    """float64[P, T]: revenue of operating point p's whole class running at p [USD]."""
+    point_energy_mwh: np.ndarray | None = None
+    """float64[P, T]: energy of operating point p's whole class running at p [MWh]."""
 
 
 class AsicMatrix(NamedTuple):
@@ -153,9 +157,15 @@ def _score_asics_fused(
     t_ref,
     t_max,
     host_rate,
+    paid_share,
+    point_start,
+    point_ths,
+    point_kw,
     block_hours,
     revenue,
     energy,
+    point_revenue,
+    point_energy,
     partial,
     machine_revenue,
     machine_energy,
@@ -210,6 +220,16 @@ def _score_asics_fused(
             partial[b, 2, m] = in_money
             partial[b, 3, m] = breakeven_sum
             partial[b, 4, m] = n_on
+            # the class's operating points: same derating and trip, the point's figures
+            for p in range(point_start[c], point_start[c + 1]):
+                prev_b = point_revenue[p, t0:t1]
+                pen_b = point_energy[p, t0:t1]
+                ph = point_ths[p] * paid_share[m]
+                pw = point_kw[p]
+                for i in range(t1 - t0):
+                    r, e = _asic_hour(temp_b[i], pue_b[i], usd_b[i], ph, a, pw, be, tr, tm, hr)
+                    prev_b[i] += r
+                    pen_b[i] += e
     for m in prange(n_machines):
         rev = 0.0
         en = 0.0
@@ -410,7 +430,29 @@ def _asic_arrays(
         t_ref=_floats("t_ref_c", t_ref_c, shape),
         t_max=_floats("t_max_c", t_max_c, shape),
         host_rate=np.where(hosted_b, host_rate, 0.0),
+        paid_share=np.where(hosted_b, 0.0, _floats("availability", availability, shape)),
         n_classes=n_classes,
+    )
+
+
+def _point_arrays(point_class, point_hashrate_ths, point_power_kw, n_classes: int) -> dict:
+    """Validated operating points as the fused kernel takes them: per-class ``point_start``
+    offsets (C + 1) into the point figures."""
+    if point_class is None:
+        point_class = np.zeros(0, np.int64)
+        point_hashrate_ths = point_power_kw = np.zeros(0)
+    n = np.shape(point_class)[0] if np.ndim(point_class) == 1 else -1
+    if n < 0:
+        raise ValueError("point_class: expected a 1-d array of class indices")
+    cls = _indices("point_class", point_class, n, max(n_classes, 1))
+    if n and np.any(np.diff(cls) < 0):
+        raise ValueError("point_class: expected non-decreasing class indices")
+    start = np.zeros(n_classes + 1, dtype=np.int64)
+    np.cumsum(np.bincount(cls, minlength=n_classes), out=start[1:])
+    return dict(
+        point_start=start,
+        point_ths=_floats("point_hashrate_ths", point_hashrate_ths, (n,)),
+        point_kw=_floats("point_power_kw", point_power_kw, (n,)),
     )
 
 
@@ -454,6 +496,9 @@ def score_asics(
     hosted: np.ndarray,
     hosting_usd_per_mwh: np.ndarray,
     n_classes: int,
+    point_class: np.ndarray | None = None,
+    point_hashrate_ths: np.ndarray | None = None,
+    point_power_kw: np.ndarray | None = None,
 ) -> AsicScores:
     """Score every ASIC in every hour, fused: class-hour sums and per-machine totals.
 
@@ -489,6 +534,12 @@ def score_asics(
         Hosting price [USD/MWh] (ignored for own machines).
     n_classes : int
         Number of classes C; ``klass`` lies in ``[0, C)``.
+    point_class : int[P], optional
+        Class of each operating point beyond the nameplate, non-decreasing (docs/model.md
+        §3.7); none by default.
+    point_hashrate_ths, point_power_kw : float64[P], optional
+        The point's hashrate [TH/s] and wall power [kW] at reference temperature, applied to
+        every machine of its class with the machine's availability, derating and trip.
 
     Returns
     -------
@@ -496,7 +547,9 @@ def score_asics(
         ``revenue_usd``, ``energy_mwh`` [C, T] with every machine of the class running;
         ``machine_revenue_usd`` [USD], ``machine_energy_mwh`` [MWh],
         ``machine_hours_in_money`` (int64, hours with e > 0 and r > e * price) and
-        ``machine_mean_breakeven_usd_per_mwh`` (NaN when the machine is never on), all [M].
+        ``machine_mean_breakeven_usd_per_mwh`` (NaN when the machine is never on), all [M],
+        at nameplate; ``point_revenue_usd``, ``point_energy_mwh`` [P, T]: the whole class
+        running at each operating point.
     """
     a = _asic_arrays(
         usd_per_th_hour,
@@ -520,8 +573,10 @@ def score_asics(
         n_classes,
     )
     n_machines, n_hours, n_classes = len(a["site"]), a["temp_c"].shape[1], a.pop("n_classes")
+    points = _point_arrays(point_class, point_hashrate_ths, point_power_kw, n_classes)
     block_hours = block_hours_for(n_hours)
     n_blocks = -(-n_hours // block_hours)
+    n_points = len(points["point_ths"])
     out = AsicScores(
         revenue_usd=np.zeros((n_classes, n_hours)),
         energy_mwh=np.zeros((n_classes, n_hours)),
@@ -529,13 +584,18 @@ def score_asics(
         machine_energy_mwh=np.empty(n_machines),
         machine_hours_in_money=np.empty(n_machines, dtype=np.int64),
         machine_mean_breakeven_usd_per_mwh=np.empty(n_machines),
+        point_revenue_usd=np.zeros((n_points, n_hours)),
+        point_energy_mwh=np.zeros((n_points, n_hours)),
     )
     partial = np.empty((n_blocks, 5, n_machines))
     _score_asics_fused(
         **a,
+        **points,
         block_hours=block_hours,
         revenue=out.revenue_usd,
         energy=out.energy_mwh,
+        point_revenue=out.point_revenue_usd,
+        point_energy=out.point_energy_mwh,
         partial=partial,
         machine_revenue=out.machine_revenue_usd,
         machine_energy=out.machine_energy_mwh,
@@ -599,7 +659,7 @@ def score_asics_matrix(
         hosting_usd_per_mwh,
         n_classes,
     )
-    del a["price_usd_per_mwh"], a["klass"], a["n_classes"]
+    del a["price_usd_per_mwh"], a["klass"], a["n_classes"], a["paid_share"]
     shape = (len(a["site"]), a["temp_c"].shape[1])
     out = AsicMatrix(np.empty(shape), np.empty(shape), np.empty(shape))
     _score_asics_matrix(
