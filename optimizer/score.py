@@ -43,6 +43,12 @@ class Scores:
         int64[P]: class of each operating point beyond the nameplate (docs/model.md §3.7).
     point_revenue_usd, point_energy_mwh : numpy.ndarray
         float64[P, T]: ``R`` and ``E`` of the whole class running at that point.
+    operating_points : pandas.DataFrame
+        Classes with operating points, one row per point (the nameplate first): class,
+        ``point`` (``nameplate`` or ``p1``, ``p2``, ... by increasing power), ``power_kw``,
+        ``hashrate_ths``, ``efficiency_j_per_th``, ``mean_breakeven_usd_per_mwh`` (mean of
+        ``R/E`` over hours with ``E > 0``) and ``hours_in_money`` (``R > E`` x spot), from the
+        class sums; empty when no class has points.
     """
 
     asic_revenue_usd: np.ndarray
@@ -55,6 +61,7 @@ class Scores:
     point_class: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     point_revenue_usd: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     point_energy_mwh: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    operating_points: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def usd_per_th_hour(scenario: Scenario) -> np.ndarray:
@@ -75,6 +82,14 @@ def score_scenario(scenario: Scenario) -> Scores:
     pue0, pue_slope, pue_ref = s.pue_tables()
     usd = usd_per_th_hour(s)
     f = s.fleet
+    point_class = np.array(
+        [c for c, cls in enumerate(s.classes) for _ in cls.operating_points], dtype=np.int64
+    )
+    point_kw, point_ths = (
+        np.array([p[i] for cls in s.classes for p in cls.operating_points], dtype=float)
+        for i in (0, 1)
+    )
+    points = pd.DataFrame()
     if len(f):
         asic = score_asics(
             usd,
@@ -96,8 +111,14 @@ def score_scenario(scenario: Scenario) -> Scores:
             f.hosted,
             f.hosting_usd_per_mwh,
             len(s.classes),
+            point_class,
+            point_ths,
+            point_kw,
         )
         R, E = asic.revenue_usd, asic.energy_mwh
+        Rp, Ep = asic.point_revenue_usd, asic.point_energy_mwh
+        if len(point_class):
+            points = point_table(s, R, E, Rp, Ep, point_class, price)
         names = np.array([c.name for c in s.classes], dtype=object)
         machines = pd.DataFrame(
             {
@@ -115,6 +136,7 @@ def score_scenario(scenario: Scenario) -> Scores:
         )
     else:
         R = E = np.zeros((0, s.hours))
+        Rp = Ep = np.zeros((len(point_class), s.hours))
         machines = pd.DataFrame()
     if s.gpus:
         g = s.gpus
@@ -146,7 +168,49 @@ def score_scenario(scenario: Scenario) -> Scores:
         hashprice_usd_per_ph_day(m.btc_price_usd, m.difficulty, m.fees_btc_per_block, m.height),
         dtype=float,
     )
-    return Scores(R, E, Rg, Eg, usd, hashprice, machines)
+    return Scores(R, E, Rg, Eg, usd, hashprice, machines, point_class, Rp, Ep, points)
+
+
+def point_table(
+    s: Scenario,
+    R: np.ndarray,
+    E: np.ndarray,
+    Rp: np.ndarray,
+    Ep: np.ndarray,
+    point_class: np.ndarray,
+    price: np.ndarray,
+) -> pd.DataFrame:
+    """Breakeven and hours in the money of every operating point (see :class:`Scores`)."""
+    rows = []
+    for c in np.unique(point_class):
+        cls = s.classes[c]
+        mine = np.flatnonzero(point_class == c)
+        members = s.fleet.klass == c
+        nameplate = (
+            float(s.fleet.power_kw[members].mean()),
+            float(s.fleet.hashrate_ths[members].mean()),
+        )
+        figures = [(nameplate, R[c], E[c], "nameplate")]
+        figures += [
+            (cls.operating_points[i], Rp[p], Ep[p], f"p{i + 1}") for i, p in enumerate(mine)
+        ]
+        pi = price[cls.site]
+        for (kw, ths), r, e, label in figures:
+            on = e > 0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(on, r / np.where(on, e, 1.0), 0.0)
+            rows.append(
+                {
+                    "class": cls.name,
+                    "point": label,
+                    "power_kw": kw,
+                    "hashrate_ths": ths,
+                    "efficiency_j_per_th": kw * 1000.0 / ths,
+                    "mean_breakeven_usd_per_mwh": ratio[on].mean() if on.any() else np.nan,
+                    "hours_in_money": int((on & (r > e * pi)).sum()),
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def score_class_hours(scenario: Scenario, scores: Scores) -> pd.DataFrame:
