@@ -71,7 +71,12 @@ def test_offer_fields_and_defaults():
             r"expected a number <= 5000 \[MW\]",
         ),
         (
-            {"site": "odessa", "product": "RRS", "price_usd_per_mw_hour": 1.0, "deployment_shar": 0.1},
+            {
+                "site": "odessa",
+                "product": "RRS",
+                "price_usd_per_mw_hour": 1.0,
+                "deployment_shar": 0.1,
+            },
             "did you mean 'deployment_share'",
         ),
     ],
