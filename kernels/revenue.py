@@ -46,14 +46,13 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
+from kernels.inputs import block_hours_for, floats, indices, point_arrays, site_tables
+
 FASTMATH_FLAGS = {"nsz", "arcp", "contract", "afn", "reassoc"}
 """LLVM fast-math flags of the kernels: no ``nnan``/``ninf``, so NaN and inf stay IEEE."""
 
 HOURS_PER_MONTH = 730.0
 """Hours in an average month (8760 / 12) [h], for leases priced per kW-month."""
-
-_BLOCK_HOURS_MAX = 512  # hours per parallel block on long horizons (L1-resident rows)
-_BLOCK_HOURS_MIN = 64
 
 
 class AsicScores(NamedTuple):
@@ -95,31 +94,6 @@ class GpuScores(NamedTuple):
     """float64[K, T]: revenue of one server in hour t, pass-through energy included [USD]."""
     energy_mwh: np.ndarray
     """float64[K, T]: energy of one server in hour t, PUE included [MWh]."""
-
-
-def pue_table(
-    temp_c: np.ndarray, pue0: np.ndarray, pue_slope: np.ndarray, pue_ref_c: np.ndarray
-) -> np.ndarray:
-    """PUE of every site, cooling type and hour.
-
-    ``pue[s, q, t] = pue0[s, q] + pue_slope[s, q] * max(0, temp_c[s, t] - pue_ref_c[s, q])``.
-
-    Parameters
-    ----------
-    temp_c : float64[S, T]
-        Ambient temperature [degC].
-    pue0, pue_slope, pue_ref_c : float64[S, Q]
-        PUE at or below the reference [-], its rise per degree above [1/degC], reference
-        temperature [degC].
-
-    Returns
-    -------
-    float64[S, Q, T]
-        PUE [-].
-    """
-    temp = np.asarray(temp_c, dtype=np.float64)
-    excess_c = np.maximum(temp[:, None, :] - np.asarray(pue_ref_c)[:, :, None], 0.0)
-    return np.asarray(pue0)[:, :, None] + np.asarray(pue_slope)[:, :, None] * excess_c
 
 
 # --------------------------------------------------------------------------- compiled kernels
@@ -340,43 +314,6 @@ def _score_gpus(
 # --------------------------------------------------------------------------- public kernels
 
 
-def _floats(name: str, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    a = np.ascontiguousarray(x, dtype=np.float64)
-    if a.shape != shape:
-        raise ValueError(f"{name}: expected shape {shape}, got {a.shape}")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name}: NaN or inf")
-    return a
-
-
-def _indices(name: str, x: np.ndarray, n_rows: int, upper: int) -> np.ndarray:
-    a = np.ascontiguousarray(x)
-    if a.shape != (n_rows,) or (a.size and not np.issubdtype(a.dtype, np.integer)):
-        raise ValueError(f"{name}: expected {n_rows} integer indices, got {a.dtype}{a.shape}")
-    a = a.astype(np.int64, copy=False)
-    if a.size and (a.min() < 0 or a.max() >= upper):
-        raise ValueError(f"{name}: indices must lie in [0, {upper})")
-    return a
-
-
-def _site_tables(temp_c, price_usd_per_mwh, pue0, pue_slope, pue_ref_c):
-    temp = np.ascontiguousarray(temp_c, dtype=np.float64)
-    if temp.ndim != 2:
-        raise ValueError(f"temp_c: expected shape [S, T], got {temp.shape}")
-    n_sites, n_hours = temp.shape
-    temp = _floats("temp_c", temp, (n_sites, n_hours))
-    price = _floats("price_usd_per_mwh", price_usd_per_mwh, (n_sites, n_hours))
-    p0 = np.ascontiguousarray(pue0, dtype=np.float64)
-    if p0.ndim != 2 or p0.shape[0] != n_sites:
-        raise ValueError(f"pue0: expected shape [{n_sites}, Q], got {p0.shape}")
-    p0 = _floats("pue0", p0, p0.shape)
-    slope = _floats("pue_slope", pue_slope, p0.shape)
-    ref = _floats("pue_ref_c", pue_ref_c, p0.shape)
-    # e [MWh] = power [kW] * pue / 1000: fold the 1/1000 into the table once
-    mwh_per_kw = np.ascontiguousarray(pue_table(temp, p0, slope, ref) * 1e-3)
-    return temp, price, mwh_per_kw
-
-
 def _asic_arrays(
     usd_per_th_hour,
     temp_c,
@@ -398,23 +335,23 @@ def _asic_arrays(
     hosting_usd_per_mwh,
     n_classes,
 ):
-    temp, price, mwh_per_kw = _site_tables(temp_c, price_usd_per_mwh, pue0, pue_slope, pue_ref_c)
+    temp, price, mwh_per_kw = site_tables(temp_c, price_usd_per_mwh, pue0, pue_slope, pue_ref_c)
     n_sites, n_cooling, n_hours = mwh_per_kw.shape
-    usd = _floats("usd_per_th_hour", usd_per_th_hour, (n_hours,))
+    usd = floats("usd_per_th_hour", usd_per_th_hour, (n_hours,))
     n_machines = np.shape(site)[0] if np.ndim(site) == 1 else -1
     if n_machines < 0:
         raise ValueError("site: expected a 1-d array of site indices")
     n_classes = int(n_classes)
-    site_i = _indices("site", site, n_machines, n_sites)
-    cooling_i = _indices("cooling", cooling, n_machines, n_cooling)
-    klass_i = _indices("klass", klass, n_machines, n_classes)
+    site_i = indices("site", site, n_machines, n_sites)
+    cooling_i = indices("cooling", cooling, n_machines, n_cooling)
+    klass_i = indices("klass", klass, n_machines, n_classes)
     shape = (n_machines,)
     hosted_b = np.asarray(hosted, dtype=bool)
     if hosted_b.shape != shape:
         raise ValueError(f"hosted: expected shape {shape}, got {hosted_b.shape}")
-    ths = _floats("hashrate_ths", hashrate_ths, shape)
-    ths = ths * _floats("availability", availability, shape)
-    host_rate = _floats("hosting_usd_per_mwh", hosting_usd_per_mwh, shape)
+    ths = floats("hashrate_ths", hashrate_ths, shape)
+    ths = ths * floats("availability", availability, shape)
+    host_rate = floats("hosting_usd_per_mwh", hosting_usd_per_mwh, shape)
     return dict(
         usd_per_th_hour=usd,
         temp_c=temp,
@@ -424,56 +361,15 @@ def _asic_arrays(
         cooling=cooling_i,
         klass=klass_i,
         ths_paid=np.where(hosted_b, 0.0, ths),
-        alpha=_floats("alpha_per_c", alpha_per_c, shape),
-        kw=_floats("power_kw", power_kw, shape),
-        beta=_floats("beta_per_c", beta_per_c, shape),
-        t_ref=_floats("t_ref_c", t_ref_c, shape),
-        t_max=_floats("t_max_c", t_max_c, shape),
+        alpha=floats("alpha_per_c", alpha_per_c, shape),
+        kw=floats("power_kw", power_kw, shape),
+        beta=floats("beta_per_c", beta_per_c, shape),
+        t_ref=floats("t_ref_c", t_ref_c, shape),
+        t_max=floats("t_max_c", t_max_c, shape),
         host_rate=np.where(hosted_b, host_rate, 0.0),
-        paid_share=np.where(hosted_b, 0.0, _floats("availability", availability, shape)),
+        paid_share=np.where(hosted_b, 0.0, floats("availability", availability, shape)),
         n_classes=n_classes,
     )
-
-
-def _point_arrays(point_class, point_hashrate_ths, point_power_kw, n_classes: int) -> dict:
-    """Validated operating points as the fused kernel takes them: per-class ``point_start``
-    offsets (C + 1) into the point figures."""
-    if point_class is None:
-        point_class = np.zeros(0, np.int64)
-        point_hashrate_ths = point_power_kw = np.zeros(0)
-    n = np.shape(point_class)[0] if np.ndim(point_class) == 1 else -1
-    if n < 0:
-        raise ValueError("point_class: expected a 1-d array of class indices")
-    cls = _indices("point_class", point_class, n, max(n_classes, 1))
-    if n and np.any(np.diff(cls) < 0):
-        raise ValueError("point_class: expected non-decreasing class indices")
-    start = np.zeros(n_classes + 1, dtype=np.int64)
-    np.cumsum(np.bincount(cls, minlength=n_classes), out=start[1:])
-    return dict(
-        point_start=start,
-        point_ths=_floats("point_hashrate_ths", point_hashrate_ths, (n,)),
-        point_kw=_floats("point_power_kw", point_power_kw, (n,)),
-    )
-
-
-def block_hours_for(n_hours: int) -> int:
-    """Hours per parallel block of the fused kernel: a function of the horizon only.
-
-    Parameters
-    ----------
-    n_hours : int
-        Horizon [h].
-
-    Returns
-    -------
-    int
-        512 on long horizons (rows of 4 KiB stay in L1); shorter horizons are cut into about
-        8 blocks of at least 64 hours, so a week still spreads over threads. Because the
-        blocking never depends on the thread count, neither do the results.
-    """
-    block = -(-max(int(n_hours), 1) // 8)
-    block = -(-block // 8) * 8  # whole SIMD vectors
-    return min(_BLOCK_HOURS_MAX, max(_BLOCK_HOURS_MIN, block))
 
 
 def score_asics(
@@ -573,7 +469,7 @@ def score_asics(
         n_classes,
     )
     n_machines, n_hours, n_classes = len(a["site"]), a["temp_c"].shape[1], a.pop("n_classes")
-    points = _point_arrays(point_class, point_hashrate_ths, point_power_kw, n_classes)
+    points = point_arrays(point_class, point_hashrate_ths, point_power_kw, n_classes)
     block_hours = block_hours_for(n_hours)
     n_blocks = -(-n_hours // block_hours)
     n_points = len(points["point_ths"])
@@ -724,7 +620,7 @@ def score_gpus(
     GpuScores
         ``revenue_usd`` [USD] and ``energy_mwh`` [MWh] of one server, each float64[K, T].
     """
-    temp, price, mwh_per_kw = _site_tables(temp_c, price_usd_per_mwh, pue0, pue_slope, pue_ref_c)
+    temp, price, mwh_per_kw = site_tables(temp_c, price_usd_per_mwh, pue0, pue_slope, pue_ref_c)
     n_sites, n_cooling, n_hours = mwh_per_kw.shape
     if np.ndim(site) != 1:
         raise ValueError("site: expected a 1-d array of site indices")
@@ -733,25 +629,25 @@ def score_gpus(
     pass_through = np.ascontiguousarray(power_pass_through, dtype=bool)
     if colo.shape != shape or pass_through.shape != shape:
         raise ValueError(f"colocation, power_pass_through: expected shape {shape}")
-    rate = _floats("rate_usd_per_gpu_hour", rate_usd_per_gpu_hour, (shape[0], n_hours))
+    rate = floats("rate_usd_per_gpu_hour", rate_usd_per_gpu_hour, (shape[0], n_hours))
     out = GpuScores(np.empty((shape[0], n_hours)), np.empty((shape[0], n_hours)))
     _score_gpus(
         temp,
         price,
         mwh_per_kw,
-        _indices("site", site, shape[0], n_sites),
-        _indices("cooling", cooling, shape[0], n_cooling),
-        _floats("power_kw", power_kw, shape),
-        _floats("it_kw", it_kw, shape),
+        indices("site", site, shape[0], n_sites),
+        indices("cooling", cooling, shape[0], n_cooling),
+        floats("power_kw", power_kw, shape),
+        floats("it_kw", it_kw, shape),
         np.ascontiguousarray(colo),
-        _floats("gpus", gpus, shape),
+        floats("gpus", gpus, shape),
         rate,
-        _floats("utilization", utilization, shape),
-        _floats("lease_usd_per_kw_month", lease_usd_per_kw_month, shape),
+        floats("utilization", utilization, shape),
+        floats("lease_usd_per_kw_month", lease_usd_per_kw_month, shape),
         pass_through,
-        _floats("beta_per_c", beta_per_c, shape),
-        _floats("t_ref_c", t_ref_c, shape),
-        _floats("t_max_c", t_max_c, shape),
+        floats("beta_per_c", beta_per_c, shape),
+        floats("t_ref_c", t_ref_c, shape),
+        floats("t_max_c", t_max_c, shape),
         out.revenue_usd,
         out.energy_mwh,
     )

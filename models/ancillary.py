@@ -10,7 +10,7 @@ form gridstatus users have: one row per hour and product, with a ``product`` (or
 ``ancillary_type``, ``as_type``) column naming the product as ERCOT does (``ECRS``,
 ``ERCOT Contingency Reserve Service``, ``Regulation Up``, ...); the rows of the offer's
 product are read. ``{ synthetic = "ercot_as_price" }`` defaults its mean to the product's
-2024 level (:data:`models.synthetic.AS_PRICE_MEAN_USD_PER_MW_HOUR`).
+2024 level (:data:`AS_PRICE_MEAN_USD_PER_MW_HOUR`).
 """
 
 from __future__ import annotations
@@ -42,6 +42,18 @@ ANCILLARY_KEYS = (
     "deployment_share",
     "sources",
 )
+#: Default annual mean of each product's synthetic price [USD/MW-h]: ECRS averaged $9.62/MW-h
+#: in 2024 ($76.77 in 2023, its first half year) per the ERCOT Independent Market Monitor
+#: (Potomac Economics, 2024 State of the Market); the others are set at the same order of
+#: magnitude (all products' monthly means fell below $2/MW-h late in 2024). Illustrations:
+#: give the year's real prices (a file) for decisions.
+AS_PRICE_MEAN_USD_PER_MW_HOUR = {
+    "RRS": 5.0,
+    "ECRS": 9.62,
+    "NSRS": 6.0,
+    "REGUP": 6.0,
+    "REGDN": 3.0,
+}
 #: Column names of the product in long-form price files.
 PRODUCT_COLUMNS = ("product", "market", "ancillary_type", "as_type")
 #: Names of each product in price files (compared upper-case, letters and digits only).
@@ -98,8 +110,6 @@ class AncillaryOffer:
 def _price_spec(spec: Any, product: str) -> Any:
     """Fill the product's default mean and its own random stream into an ``ercot_as_price``."""
     if isinstance(spec, Mapping) and spec.get("synthetic") == "ercot_as_price":
-        from models.synthetic import AS_PRICE_MEAN_USD_PER_MW_HOUR
-
         spec = dict(spec)
         spec.setdefault("mean_usd_per_mw_hour", AS_PRICE_MEAN_USD_PER_MW_HOUR[product])
         spec.setdefault("stream", float(PRODUCTS.index(product)))

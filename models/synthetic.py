@@ -58,16 +58,9 @@ lasting 3-6 hours and ending by 20:00 local, at ``max_mw`` on the hottest quarte
 50-100 % of ``max_mw`` otherwise (~70-130 hours a year). If the coldest December-February day
 falls below -4 C, that day gets orders at 06-09 and 18-21 local.
 
-**Ancillary-service prices** ``ercot_as_price_usd_per_mw_hour`` [USD/MW-h] (ERCOT day-ahead
-AS clearing prices, one product): ``f * A(h) * exp(0.8 z) + k * max(0, P - 150)`` with ``A`` the
-energy price's diurnal factor (evening peak), ``z`` a unit AR(1) (persistence 0.95) and ``P`` the
-hour's synthetic energy price of the same seed, so AS prices spike with scarcity; ``k =
-scarcity_share``. ``f`` is solved per block so that a full UTC year averages exactly
-``mean_usd_per_mw_hour``. Default means per product (``AS_PRICE_MEAN_USD_PER_MW_HOUR``) are
-2024 levels: ECRS averaged $9.62/MW-h in 2024 ($76.77 in 2023, its first half year) per the
-ERCOT Independent Market Monitor; the others are set at the same order of magnitude (all
-products' monthly means fell below $2/MW-h late in 2024). They are illustrations: give the
-year's real prices (a file) for decisions.
+**Ancillary-service prices** ``ercot_as_price_usd_per_mw_hour`` [USD/MW-h]: the price's hour
+factor x ``exp(0.8 z)`` (AR(1), 0.95), scaled per block to the mean, plus ``scarcity_share x
+max(0, P - 150)``, ``P`` the energy price of the same seed (spikes with scarcity).
 
 **Coincident-peak flags** ``coincident_peak_flags`` [0/1]: ERCOT 4CP risk windows. In each of
 June-September the 8-12 hottest weekdays (by 15:00-18:00 local maximum temperature) are
@@ -91,7 +84,6 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "AS_PRICE_MEAN_USD_PER_MW_HOUR",
     "GENERATORS",
     "LOCAL_TZ",
     "coincident_peak_actual_flags",
@@ -112,15 +104,6 @@ _STREAM_PRICE = 2
 _STREAM_CURTAILMENT = 3
 _STREAM_PEAKS = 4
 _STREAM_AS = 5  # + product number: each product its own stream
-
-#: Default annual mean of each ERCOT ancillary-service price [USD/MW-h] (module docstring).
-AS_PRICE_MEAN_USD_PER_MW_HOUR = {
-    "RRS": 5.0,
-    "ECRS": 9.62,
-    "NSRS": 6.0,
-    "REGUP": 6.0,
-    "REGDN": 3.0,
-}
 
 _SUMMER_MONTHS = (6, 7, 8, 9)
 _WINTER_MONTHS = (12, 1, 2)
@@ -638,20 +621,15 @@ def coincident_peak_actual_flags(index: pd.DatetimeIndex, seed: int) -> np.ndarr
 
 
 @lru_cache(maxsize=64)
-def _as_price_block(
-    seed: int, year: int, stream: int, mean: float, scarcity_share: float
-) -> np.ndarray:
+def _as_price_block(seed: int, year: int, stream: int, mean: float, share: float) -> np.ndarray:
     cal = _calendar(year)
     (z,) = _ar1_block(seed, _STREAM_AS + stream, year, (0.95,))
     base = _PRICE_HOUR_FACTOR[cal.hour] * np.exp(0.8 * z)
     energy = _price_block(seed, year, 40.0, 5000.0)
-    spikes = scarcity_share * np.maximum(energy - 150.0, 0.0)
+    spikes = share * np.maximum(energy - 150.0, 0.0)
     target = mean * base.size - spikes.sum()
     if target <= 0.0:
-        raise ValueError(
-            f"mean_usd_per_mw_hour={mean:g} cannot be reached in {year}: the scarcity spikes "
-            f"alone average {spikes.mean():.2f} USD/MW-h; lower scarcity_share"
-        )
+        raise ValueError(f"mean_usd_per_mw_hour={mean:g} cannot be reached: lower scarcity_share")
     return _frozen(target / base.sum() * base + spikes)
 
 
@@ -662,36 +640,16 @@ def ercot_as_price_usd_per_mw_hour(
     scarcity_share: float = 0.02,
     stream: float = 0.0,
 ) -> np.ndarray:
-    """Hourly ERCOT-like ancillary-service clearing price of one product.
+    """Hourly ERCOT-like ancillary-service clearing price of one product [USD/MW-h], >= 0.
 
-    Lognormal body with the energy price's diurnal shape, plus spikes in the hours the
-    synthetic energy price (same seed, defaults) spikes; see the module docstring.
-
-    Parameters
-    ----------
-    index : pd.DatetimeIndex
-        Hourly, tz-aware timestamps (hour beginning, UTC by convention).
-    seed : int
-        Non-negative seed.
-    mean_usd_per_mw_hour : float, default 10.0
-        Mean of every full UTC calendar year [USD/MW-h] (met exactly).
-    scarcity_share : float, default 0.02
-        AS price added per USD/MWh of energy price above 150 [-].
-    stream : float, default 0
-        Random stream (0-15): products of one scenario use different streams.
-
-    Returns
-    -------
-    np.ndarray
-        Price [USD/MW-h], float64, >= 0.
+    ``mean_usd_per_mw_hour`` is met exactly by every full UTC year; ``scarcity_share`` [-] is
+    the AS price added per USD/MWh of energy price above 150; ``stream`` (0-15) gives each
+    product its own random numbers. See the module docstring.
     """
     mean, share = float(mean_usd_per_mw_hour), float(scarcity_share)
-    if not np.isfinite(mean) or mean < 0.0:
-        raise ValueError(f"mean_usd_per_mw_hour must be finite and >= 0, got {mean!r}")
-    if not np.isfinite(share) or share < 0.0:
-        raise ValueError(f"scarcity_share must be finite and >= 0, got {share!r}")
-    if not float(stream).is_integer() or not 0 <= stream < 16:
-        raise ValueError(f"stream must be a whole number in 0-15, got {stream!r}")
+    ok = np.isfinite(mean + share) and min(mean, share) >= 0 and stream in range(16)
+    if not ok:
+        raise ValueError(f"expected mean, share >= 0 and stream in 0-15: {mean}, {share}, {stream}")
     if mean == 0.0:
         return np.zeros(len(index))
     return _assemble(index, seed, lambda s, y: _as_price_block(s, y, int(stream), mean, share))

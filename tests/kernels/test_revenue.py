@@ -18,7 +18,7 @@ from kernels.bitcoin import (
     hashprice_usd_per_ph_day,
     network_hashrate_ehs,
 )
-from kernels.revenue import block_hours_for
+from kernels.inputs import block_hours_for
 
 RTOL = 1e-9
 ATOL = 1e-12  # for entries that are exactly 0 in one implementation

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from models import ScenarioError, build_scenario, load_scenario
-from models.ancillary import PRODUCTS
+from models.ancillary import AS_PRICE_MEAN_USD_PER_MW_HOUR, PRODUCTS
 from models.series import hourly_index
-from models.synthetic import AS_PRICE_MEAN_USD_PER_MW_HOUR, ercot_as_price_usd_per_mw_hour
+from models.synthetic import ercot_as_price_usd_per_mw_hour
 
 START = "2026-03-02T00:00:00Z"
 
