@@ -147,10 +147,8 @@ def site_hour_arrays(d: LpData, lp: Lp, sol: Solution) -> dict[str, np.ndarray]:
     inter = by_site(d.gpu_energy_mwh[lp.gpu_v] * lp.cols["v"].take(x), d.gpu_site[lp.gpu_v], S)
     mining_mw = by_site(mining, d.class_site, S)
     hall_room = np.maximum(d.mining_hall_mw - y, 0.0)[:, None]
-    top = d.energy_mwh.copy()
-    if d.n_points:
-        np.maximum.at(top, d.point_class, d.point_energy_mwh)
-    available = np.minimum(by_site(top, d.class_site, S), hall_room)
+    # at nameplate: running underclocked counts as curtailed, overclocked as not
+    available = np.minimum(by_site(d.energy_mwh, d.class_site, S), hall_room)
     resale_pays = (d.resale_factor[:, None] > 0) & (d.price_usd_per_mwh > 0)
     resale_pays |= d.settlement_usd_per_mwh > 0  # settled at a negative spot price
     reserved = ancillary_by_product(d, ancillary_by_offer(d, lp, x)[0])

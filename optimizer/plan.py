@@ -114,8 +114,8 @@ class Plan:
 
         Columns: ``site, time, price_usd_per_mwh, import_cap_mw, mining_mw`` (own and hosted
         ASICs), ``hosted_asic_mw, hpc_firm_mw`` (served), ``hpc_interruptible_mw,
-        firm_shortfall_mwh, load_mw, curtailed_mw`` (mining MW the halls could run but that
-        is off), ``grid_mwh, ppa_block_mwh, ppa_resold_mwh, ppa_spilled_mwh,
+        firm_shortfall_mwh, load_mw, curtailed_mw`` (mining MW the halls could run at nameplate
+        but that is off or underclocked), ``grid_mwh, ppa_block_mwh, ppa_resold_mwh, ppa_spilled_mwh,
         peak_adder_usd_per_mwh, import_value_usd_per_mwh`` (value of one more MW of import),
         ``energy_value_usd_per_mwh`` (value of one more MWh delivered to the site); with
         ancillary offers, ``as_<product>_mw`` per product (MW reserved, e.g. ``as_ecrs_mw``).
