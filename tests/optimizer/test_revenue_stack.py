@@ -8,6 +8,7 @@ optimum below is derived by hand and checked on both backends.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from models import ScenarioError
@@ -344,3 +345,21 @@ def test_4cp_tariff_input_errors(tiny):
         doc = tiny.doc(hours=len(index), start="2026-06-01T00:00:00Z", sites=[tiny.site(**fields)])
         with pytest.raises(ScenarioError, match=message):
             tiny.scenario(doc)
+
+
+def test_score_files_hold_the_operating_points(tiny, tmp_path):
+    from optimizer.report.score_files import write_scores
+    from optimizer.score import score_scenario
+
+    doc = tiny.doc(
+        hours=4,
+        sites=[tiny.site(price_usd_per_mwh=[30.0, 45.0, 55.0, 65.0])],
+        fleet=[tiny.miner(operating_points=[[1.0, 60.0]])],
+    )
+    s = tiny.scenario(doc)
+    paths = write_scores(s, score_scenario(s), tmp_path / "scores")
+    assert "operating_points.csv" in [p.name for p in paths]
+    table = pd.read_csv(tmp_path / "scores" / "operating_points.csv")
+    assert table["point"].tolist() == ["nameplate", "p1"]
+    assert table["mean_breakeven_usd_per_mwh"].tolist() == pytest.approx([50.0, 60.0])
+    assert table["hours_in_money"].tolist() == [2, 3]
