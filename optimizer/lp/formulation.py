@@ -443,15 +443,15 @@ def add_ancillary(b: LpBuilder, d: LpData) -> AncillaryPairs:
     kind, unit = units >> 40, units & ((1 << 40) - 1)
     load_col = np.zeros((len(units), T), dtype=np.int64)
     load_coef = np.zeros((len(units), T))
-    for k, block, E, idx in (
-        (UP_CLASS, "u", d.energy_mwh, lambda u: u),
-        (UP_POINT, "up", d.point_energy_mwh, lambda u: u),
-        (UP_GPU, "v", d.gpu_energy_mwh, lambda u: u),
+    for k, block, E in (
+        (UP_CLASS, "u", d.energy_mwh),
+        (UP_POINT, "up", d.point_energy_mwh),
+        (UP_GPU, "v", d.gpu_energy_mwh),
     ):
         sel = kind == k
         if sel.any():
-            cols = c[block].ids()[gpu_row[unit[sel]] if k == UP_GPU else idx(unit[sel])]
-            load_col[sel], load_coef[sel] = cols, E[unit[sel]]
+            rows_of = gpu_row[unit[sel]] if k == UP_GPU else unit[sel]  # v: interruptible only
+            load_col[sel], load_coef[sel] = c[block].ids()[rows_of], E[unit[sel]]
     local = np.arange(len(units) * T).reshape(len(units), T)
     b.add_rows(
         "ancillary_up",
