@@ -13,11 +13,11 @@ from kernels.bitcoin import (
     hashprice_usd_per_ph_day,
     network_hashrate_ehs,
 )
+from kernels.inputs import pue_table
 from kernels.revenue import (
     AsicMatrix,
     AsicScores,
     GpuScores,
-    pue_table,
     score_asics,
     score_asics_matrix,
     score_gpus,

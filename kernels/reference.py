@@ -83,9 +83,16 @@ def score_asics(
     hosted: np.ndarray,
     hosting_usd_per_mwh: np.ndarray,
     n_classes: int,
+    point_class: np.ndarray | None = None,
+    point_hashrate_ths: np.ndarray | None = None,
+    point_power_kw: np.ndarray | None = None,
 ) -> AsicScores:
-    """Numpy twin of `kernels.revenue.score_asics` (same parameters and returns)."""
-    r, e = _asic_revenue_energy(
+    """Numpy twin of `kernels.revenue.score_asics` (same parameters and returns).
+
+    Each operating point scores the machines of its class with the point's hashrate and
+    power in place of the nameplate (docs/model.md §3.7).
+    """
+    machine = (
         usd_per_th_hour,
         temp_c,
         pue0,
@@ -93,8 +100,8 @@ def score_asics(
         pue_ref_c,
         site,
         cooling,
-        hashrate_ths,
-        power_kw,
+    )
+    rest = (
         availability,
         alpha_per_c,
         beta_per_c,
@@ -103,7 +110,23 @@ def score_asics(
         hosted,
         hosting_usd_per_mwh,
     )
+    r, e = _asic_revenue_energy(*machine, hashrate_ths, power_kw, *rest)
     klass = np.asarray(klass, dtype=np.int64)
+    n_hours = r.shape[1]
+    point_class = np.zeros(0, np.int64) if point_class is None else np.asarray(point_class)
+    point_revenue = np.zeros((len(point_class), n_hours))
+    point_energy = np.zeros((len(point_class), n_hours))
+    ones = np.ones(len(klass))
+    for p, c in enumerate(point_class):
+        mine = klass == c
+        rp, ep = _asic_revenue_energy(
+            *machine,
+            point_hashrate_ths[p] * ones,
+            point_power_kw[p] * ones,
+            *rest,
+        )
+        point_revenue[p] = rp[mine].sum(axis=0)
+        point_energy[p] = ep[mine].sum(axis=0)
     revenue_usd = np.zeros((int(n_classes), r.shape[1]))
     energy_mwh = np.zeros((int(n_classes), r.shape[1]))
     np.add.at(revenue_usd, klass, r)
@@ -116,7 +139,14 @@ def score_asics(
         breakeven_sum = np.where(on, r / e, 0.0).sum(axis=1)
         mean_breakeven = np.where(hours_on > 0, breakeven_sum / hours_on, np.nan)
     return AsicScores(
-        revenue_usd, energy_mwh, r.sum(axis=1), e.sum(axis=1), hours_in_money, mean_breakeven
+        revenue_usd,
+        energy_mwh,
+        r.sum(axis=1),
+        e.sum(axis=1),
+        hours_in_money,
+        mean_breakeven,
+        point_revenue,
+        point_energy,
     )
 
 

@@ -46,14 +46,13 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
+from kernels.inputs import block_hours_for, floats, indices, point_arrays, site_tables
+
 FASTMATH_FLAGS = {"nsz", "arcp", "contract", "afn", "reassoc"}
 """LLVM fast-math flags of the kernels: no ``nnan``/``ninf``, so NaN and inf stay IEEE."""
 
 HOURS_PER_MONTH = 730.0
 """Hours in an average month (8760 / 12) [h], for leases priced per kW-month."""
-
-_BLOCK_HOURS_MAX = 512  # hours per parallel block on long horizons (L1-resident rows)
-_BLOCK_HOURS_MIN = 64
 
 
 class AsicScores(NamedTuple):
@@ -71,6 +70,10 @@ class AsicScores(NamedTuple):
     """int64[M]: hours with e > 0 and r > e * spot price [h]."""
     machine_mean_breakeven_usd_per_mwh: np.ndarray
     """float64[M]: mean of r / e over hours with e > 0, NaN if none [USD/MWh]."""
+    point_revenue_usd: np.ndarray | None = None
+    """float64[P, T]: revenue of operating point p's whole class running at p [USD]."""
+    point_energy_mwh: np.ndarray | None = None
+    """float64[P, T]: energy of operating point p's whole class running at p [MWh]."""
 
 
 class AsicMatrix(NamedTuple):
@@ -91,31 +94,6 @@ class GpuScores(NamedTuple):
     """float64[K, T]: revenue of one server in hour t, pass-through energy included [USD]."""
     energy_mwh: np.ndarray
     """float64[K, T]: energy of one server in hour t, PUE included [MWh]."""
-
-
-def pue_table(
-    temp_c: np.ndarray, pue0: np.ndarray, pue_slope: np.ndarray, pue_ref_c: np.ndarray
-) -> np.ndarray:
-    """PUE of every site, cooling type and hour.
-
-    ``pue[s, q, t] = pue0[s, q] + pue_slope[s, q] * max(0, temp_c[s, t] - pue_ref_c[s, q])``.
-
-    Parameters
-    ----------
-    temp_c : float64[S, T]
-        Ambient temperature [degC].
-    pue0, pue_slope, pue_ref_c : float64[S, Q]
-        PUE at or below the reference [-], its rise per degree above [1/degC], reference
-        temperature [degC].
-
-    Returns
-    -------
-    float64[S, Q, T]
-        PUE [-].
-    """
-    temp = np.asarray(temp_c, dtype=np.float64)
-    excess_c = np.maximum(temp[:, None, :] - np.asarray(pue_ref_c)[:, :, None], 0.0)
-    return np.asarray(pue0)[:, :, None] + np.asarray(pue_slope)[:, :, None] * excess_c
 
 
 # --------------------------------------------------------------------------- compiled kernels
@@ -153,9 +131,15 @@ def _score_asics_fused(
     t_ref,
     t_max,
     host_rate,
+    paid_share,
+    point_start,
+    point_ths,
+    point_kw,
     block_hours,
     revenue,
     energy,
+    point_revenue,
+    point_energy,
     partial,
     machine_revenue,
     machine_energy,
@@ -210,6 +194,16 @@ def _score_asics_fused(
             partial[b, 2, m] = in_money
             partial[b, 3, m] = breakeven_sum
             partial[b, 4, m] = n_on
+            # the class's operating points: same derating and trip, the point's figures
+            for p in range(point_start[c], point_start[c + 1]):
+                prev_b = point_revenue[p, t0:t1]
+                pen_b = point_energy[p, t0:t1]
+                ph = point_ths[p] * paid_share[m]
+                pw = point_kw[p]
+                for i in range(t1 - t0):
+                    r, e = _asic_hour(temp_b[i], pue_b[i], usd_b[i], ph, a, pw, be, tr, tm, hr)
+                    prev_b[i] += r
+                    pen_b[i] += e
     for m in prange(n_machines):
         rev = 0.0
         en = 0.0
@@ -320,43 +314,6 @@ def _score_gpus(
 # --------------------------------------------------------------------------- public kernels
 
 
-def _floats(name: str, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    a = np.ascontiguousarray(x, dtype=np.float64)
-    if a.shape != shape:
-        raise ValueError(f"{name}: expected shape {shape}, got {a.shape}")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name}: NaN or inf")
-    return a
-
-
-def _indices(name: str, x: np.ndarray, n_rows: int, upper: int) -> np.ndarray:
-    a = np.ascontiguousarray(x)
-    if a.shape != (n_rows,) or (a.size and not np.issubdtype(a.dtype, np.integer)):
-        raise ValueError(f"{name}: expected {n_rows} integer indices, got {a.dtype}{a.shape}")
-    a = a.astype(np.int64, copy=False)
-    if a.size and (a.min() < 0 or a.max() >= upper):
-        raise ValueError(f"{name}: indices must lie in [0, {upper})")
-    return a
-
-
-def _site_tables(temp_c, price_usd_per_mwh, pue0, pue_slope, pue_ref_c):
-    temp = np.ascontiguousarray(temp_c, dtype=np.float64)
-    if temp.ndim != 2:
-        raise ValueError(f"temp_c: expected shape [S, T], got {temp.shape}")
-    n_sites, n_hours = temp.shape
-    temp = _floats("temp_c", temp, (n_sites, n_hours))
-    price = _floats("price_usd_per_mwh", price_usd_per_mwh, (n_sites, n_hours))
-    p0 = np.ascontiguousarray(pue0, dtype=np.float64)
-    if p0.ndim != 2 or p0.shape[0] != n_sites:
-        raise ValueError(f"pue0: expected shape [{n_sites}, Q], got {p0.shape}")
-    p0 = _floats("pue0", p0, p0.shape)
-    slope = _floats("pue_slope", pue_slope, p0.shape)
-    ref = _floats("pue_ref_c", pue_ref_c, p0.shape)
-    # e [MWh] = power [kW] * pue / 1000: fold the 1/1000 into the table once
-    mwh_per_kw = np.ascontiguousarray(pue_table(temp, p0, slope, ref) * 1e-3)
-    return temp, price, mwh_per_kw
-
-
 def _asic_arrays(
     usd_per_th_hour,
     temp_c,
@@ -378,23 +335,23 @@ def _asic_arrays(
     hosting_usd_per_mwh,
     n_classes,
 ):
-    temp, price, mwh_per_kw = _site_tables(temp_c, price_usd_per_mwh, pue0, pue_slope, pue_ref_c)
+    temp, price, mwh_per_kw = site_tables(temp_c, price_usd_per_mwh, pue0, pue_slope, pue_ref_c)
     n_sites, n_cooling, n_hours = mwh_per_kw.shape
-    usd = _floats("usd_per_th_hour", usd_per_th_hour, (n_hours,))
+    usd = floats("usd_per_th_hour", usd_per_th_hour, (n_hours,))
     n_machines = np.shape(site)[0] if np.ndim(site) == 1 else -1
     if n_machines < 0:
         raise ValueError("site: expected a 1-d array of site indices")
     n_classes = int(n_classes)
-    site_i = _indices("site", site, n_machines, n_sites)
-    cooling_i = _indices("cooling", cooling, n_machines, n_cooling)
-    klass_i = _indices("klass", klass, n_machines, n_classes)
+    site_i = indices("site", site, n_machines, n_sites)
+    cooling_i = indices("cooling", cooling, n_machines, n_cooling)
+    klass_i = indices("klass", klass, n_machines, n_classes)
     shape = (n_machines,)
     hosted_b = np.asarray(hosted, dtype=bool)
     if hosted_b.shape != shape:
         raise ValueError(f"hosted: expected shape {shape}, got {hosted_b.shape}")
-    ths = _floats("hashrate_ths", hashrate_ths, shape)
-    ths = ths * _floats("availability", availability, shape)
-    host_rate = _floats("hosting_usd_per_mwh", hosting_usd_per_mwh, shape)
+    ths = floats("hashrate_ths", hashrate_ths, shape)
+    ths = ths * floats("availability", availability, shape)
+    host_rate = floats("hosting_usd_per_mwh", hosting_usd_per_mwh, shape)
     return dict(
         usd_per_th_hour=usd,
         temp_c=temp,
@@ -404,34 +361,15 @@ def _asic_arrays(
         cooling=cooling_i,
         klass=klass_i,
         ths_paid=np.where(hosted_b, 0.0, ths),
-        alpha=_floats("alpha_per_c", alpha_per_c, shape),
-        kw=_floats("power_kw", power_kw, shape),
-        beta=_floats("beta_per_c", beta_per_c, shape),
-        t_ref=_floats("t_ref_c", t_ref_c, shape),
-        t_max=_floats("t_max_c", t_max_c, shape),
+        alpha=floats("alpha_per_c", alpha_per_c, shape),
+        kw=floats("power_kw", power_kw, shape),
+        beta=floats("beta_per_c", beta_per_c, shape),
+        t_ref=floats("t_ref_c", t_ref_c, shape),
+        t_max=floats("t_max_c", t_max_c, shape),
         host_rate=np.where(hosted_b, host_rate, 0.0),
+        paid_share=np.where(hosted_b, 0.0, floats("availability", availability, shape)),
         n_classes=n_classes,
     )
-
-
-def block_hours_for(n_hours: int) -> int:
-    """Hours per parallel block of the fused kernel: a function of the horizon only.
-
-    Parameters
-    ----------
-    n_hours : int
-        Horizon [h].
-
-    Returns
-    -------
-    int
-        512 on long horizons (rows of 4 KiB stay in L1); shorter horizons are cut into about
-        8 blocks of at least 64 hours, so a week still spreads over threads. Because the
-        blocking never depends on the thread count, neither do the results.
-    """
-    block = -(-max(int(n_hours), 1) // 8)
-    block = -(-block // 8) * 8  # whole SIMD vectors
-    return min(_BLOCK_HOURS_MAX, max(_BLOCK_HOURS_MIN, block))
 
 
 def score_asics(
@@ -454,6 +392,9 @@ def score_asics(
     hosted: np.ndarray,
     hosting_usd_per_mwh: np.ndarray,
     n_classes: int,
+    point_class: np.ndarray | None = None,
+    point_hashrate_ths: np.ndarray | None = None,
+    point_power_kw: np.ndarray | None = None,
 ) -> AsicScores:
     """Score every ASIC in every hour, fused: class-hour sums and per-machine totals.
 
@@ -489,6 +430,12 @@ def score_asics(
         Hosting price [USD/MWh] (ignored for own machines).
     n_classes : int
         Number of classes C; ``klass`` lies in ``[0, C)``.
+    point_class : int[P], optional
+        Class of each operating point beyond the nameplate, non-decreasing (docs/model.md
+        §3.7); none by default.
+    point_hashrate_ths, point_power_kw : float64[P], optional
+        The point's hashrate [TH/s] and wall power [kW] at reference temperature, applied to
+        every machine of its class with the machine's availability, derating and trip.
 
     Returns
     -------
@@ -496,7 +443,9 @@ def score_asics(
         ``revenue_usd``, ``energy_mwh`` [C, T] with every machine of the class running;
         ``machine_revenue_usd`` [USD], ``machine_energy_mwh`` [MWh],
         ``machine_hours_in_money`` (int64, hours with e > 0 and r > e * price) and
-        ``machine_mean_breakeven_usd_per_mwh`` (NaN when the machine is never on), all [M].
+        ``machine_mean_breakeven_usd_per_mwh`` (NaN when the machine is never on), all [M],
+        at nameplate; ``point_revenue_usd``, ``point_energy_mwh`` [P, T]: the whole class
+        running at each operating point.
     """
     a = _asic_arrays(
         usd_per_th_hour,
@@ -520,8 +469,10 @@ def score_asics(
         n_classes,
     )
     n_machines, n_hours, n_classes = len(a["site"]), a["temp_c"].shape[1], a.pop("n_classes")
+    points = point_arrays(point_class, point_hashrate_ths, point_power_kw, n_classes)
     block_hours = block_hours_for(n_hours)
     n_blocks = -(-n_hours // block_hours)
+    n_points = len(points["point_ths"])
     out = AsicScores(
         revenue_usd=np.zeros((n_classes, n_hours)),
         energy_mwh=np.zeros((n_classes, n_hours)),
@@ -529,13 +480,18 @@ def score_asics(
         machine_energy_mwh=np.empty(n_machines),
         machine_hours_in_money=np.empty(n_machines, dtype=np.int64),
         machine_mean_breakeven_usd_per_mwh=np.empty(n_machines),
+        point_revenue_usd=np.zeros((n_points, n_hours)),
+        point_energy_mwh=np.zeros((n_points, n_hours)),
     )
     partial = np.empty((n_blocks, 5, n_machines))
     _score_asics_fused(
         **a,
+        **points,
         block_hours=block_hours,
         revenue=out.revenue_usd,
         energy=out.energy_mwh,
+        point_revenue=out.point_revenue_usd,
+        point_energy=out.point_energy_mwh,
         partial=partial,
         machine_revenue=out.machine_revenue_usd,
         machine_energy=out.machine_energy_mwh,
@@ -599,7 +555,7 @@ def score_asics_matrix(
         hosting_usd_per_mwh,
         n_classes,
     )
-    del a["price_usd_per_mwh"], a["klass"], a["n_classes"]
+    del a["price_usd_per_mwh"], a["klass"], a["n_classes"], a["paid_share"]
     shape = (len(a["site"]), a["temp_c"].shape[1])
     out = AsicMatrix(np.empty(shape), np.empty(shape), np.empty(shape))
     _score_asics_matrix(
@@ -664,7 +620,7 @@ def score_gpus(
     GpuScores
         ``revenue_usd`` [USD] and ``energy_mwh`` [MWh] of one server, each float64[K, T].
     """
-    temp, price, mwh_per_kw = _site_tables(temp_c, price_usd_per_mwh, pue0, pue_slope, pue_ref_c)
+    temp, price, mwh_per_kw = site_tables(temp_c, price_usd_per_mwh, pue0, pue_slope, pue_ref_c)
     n_sites, n_cooling, n_hours = mwh_per_kw.shape
     if np.ndim(site) != 1:
         raise ValueError("site: expected a 1-d array of site indices")
@@ -673,25 +629,25 @@ def score_gpus(
     pass_through = np.ascontiguousarray(power_pass_through, dtype=bool)
     if colo.shape != shape or pass_through.shape != shape:
         raise ValueError(f"colocation, power_pass_through: expected shape {shape}")
-    rate = _floats("rate_usd_per_gpu_hour", rate_usd_per_gpu_hour, (shape[0], n_hours))
+    rate = floats("rate_usd_per_gpu_hour", rate_usd_per_gpu_hour, (shape[0], n_hours))
     out = GpuScores(np.empty((shape[0], n_hours)), np.empty((shape[0], n_hours)))
     _score_gpus(
         temp,
         price,
         mwh_per_kw,
-        _indices("site", site, shape[0], n_sites),
-        _indices("cooling", cooling, shape[0], n_cooling),
-        _floats("power_kw", power_kw, shape),
-        _floats("it_kw", it_kw, shape),
+        indices("site", site, shape[0], n_sites),
+        indices("cooling", cooling, shape[0], n_cooling),
+        floats("power_kw", power_kw, shape),
+        floats("it_kw", it_kw, shape),
         np.ascontiguousarray(colo),
-        _floats("gpus", gpus, shape),
+        floats("gpus", gpus, shape),
         rate,
-        _floats("utilization", utilization, shape),
-        _floats("lease_usd_per_kw_month", lease_usd_per_kw_month, shape),
+        floats("utilization", utilization, shape),
+        floats("lease_usd_per_kw_month", lease_usd_per_kw_month, shape),
         pass_through,
-        _floats("beta_per_c", beta_per_c, shape),
-        _floats("t_ref_c", t_ref_c, shape),
-        _floats("t_max_c", t_max_c, shape),
+        floats("beta_per_c", beta_per_c, shape),
+        floats("t_ref_c", t_ref_c, shape),
+        floats("t_max_c", t_max_c, shape),
         out.revenue_usd,
         out.energy_mwh,
     )

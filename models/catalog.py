@@ -93,6 +93,10 @@ class CatalogModel:
         Default cooling type.
     source : str
         Where the figures come from.
+    operating_points : tuple[tuple[float, float], ...]
+        Firmware presets beyond the nameplate, ``(power_kw, hashrate_ths)`` each (ASICs;
+        empty when the catalog lists none). A fleet row uses them with
+        ``operating_points = "catalog"``.
     """
 
     model: str
@@ -103,6 +107,7 @@ class CatalogModel:
     it_kw: float
     cooling: str
     source: str
+    operating_points: tuple[tuple[float, float], ...] = ()
 
     @property
     def efficiency_j_per_th(self) -> float:
@@ -125,9 +130,18 @@ def catalog() -> dict[str, CatalogModel]:
             it_kw=float(row.it_kw),
             cooling=row.cooling,
             source=row.source,
+            operating_points=_points(row.operating_points),
         )
         for row in frame.itertuples(index=False)
     }
+
+
+def _points(text: object) -> tuple[tuple[float, float], ...]:
+    """``"2.9:230;2.3:195"`` (power_kw:hashrate_ths pairs) -> ``((2.9, 230.0), (2.3, 195.0))``."""
+    if not isinstance(text, str) or not text.strip():
+        return ()
+    pairs = (item.split(":") for item in text.split(";"))
+    return tuple((float(kw), float(ths)) for kw, ths in pairs)
 
 
 def models_of_kind(kind: str) -> list[str]:

@@ -27,6 +27,18 @@ SERIES = {
     "temp": ("temperature.csv", "temp_c", "west_texas_temp", {}),
     "curtail": ("curtailment.csv", "curtailment_mw", "curtailment_orders", {"max_mw": 40.0}),
     "peaks": ("peaks.csv", "peak_flag", "coincident_peaks", {}),
+    "ecrs": (
+        "ecrs_prices.csv",
+        "price_usd_per_mw_hour",
+        "ercot_as_price",
+        {"mean_usd_per_mw_hour": 9.62, "stream": 1.0},
+    ),
+    "rrs": (
+        "rrs_prices.csv",
+        "price_usd_per_mw_hour",
+        "ercot_as_price",
+        {"mean_usd_per_mw_hour": 5.0, "stream": 0.0},
+    ),
 }
 
 TEMPLATE = """\
@@ -74,6 +86,9 @@ shortfall_usd_per_mwh = 15                   # paid per MWh below the minimum
 site = "odessa"
 model = "S21 XP"
 count = 8000
+# firmware presets [power_kw, TH/s] besides the 3.645 kW / 270 TH/s nameplate: an overclock and
+# two underclocks; the LP runs the class at a mix of them, or off, hour by hour
+operating_points = [[4.100, 290], [3.000, 240], [2.400, 205]]
 
 [[fleet]]
 site = "odessa"
@@ -142,6 +157,25 @@ price_usd_per_mwh = 38
 resale = true
 resale_fee = 0.02                            # resold at spot less 2%
 negative_prices = "settle"                   # unused block settled at spot when spot < 0
+
+# Ancillary services from the own ASICs as curtailable load: ERCOT Contingency Reserve
+# (ECRS, averaged $9.62/MW-h in 2024) and Responsive Reserve (RRS); paid per MW reserved per
+# hour, deployments cost the margin of the load dropped.
+[[ancillary]]
+site = "odessa"
+product = "ECRS"
+price_usd_per_mw_hour = {ecrs}
+max_mw = 30                                  # MW offered at most in any hour
+deployment_share = 0.02                      # expected share of reserved MW-hours deployed
+sources = ["asics"]
+
+[[ancillary]]
+site = "odessa"
+product = "RRS"
+price_usd_per_mw_hour = {rrs}
+max_mw = 20
+deployment_share = 0.01
+sources = ["asics"]
 """
 
 

@@ -50,7 +50,7 @@ _OVERRIDES = (
     "t_ref_c",
     "t_max_c",
 )
-FLEET_KEYS = ("site", "model", "count", "file", *_OVERRIDES)
+FLEET_KEYS = ("site", "model", "count", "file", "operating_points", *_OVERRIDES)
 HOSTING_KEYS = ("name", "site", "model", "count", "rate_usd_per_mwh", "uptime", *_OVERRIDES)
 #: Columns of a per-machine fleet file; any other column is a tag (unless it looks like a field).
 MACHINE_COLUMNS = (
@@ -144,6 +144,9 @@ class AsicClass:
         Contracted uptime of a hosted class, fraction of the horizon's hours [-] (0 for own).
     machines : int
         Number of machines.
+    operating_points : tuple[tuple[float, float], ...]
+        Firmware presets beyond the nameplate, ``(power_kw, hashrate_ths)`` at reference
+        temperature, by increasing power (docs/model.md §3.7); empty: nameplate only.
     """
 
     name: str
@@ -153,6 +156,7 @@ class AsicClass:
     contract: str | None
     uptime: float
     machines: int
+    operating_points: tuple[tuple[float, float], ...] = ()
 
     @property
     def hosted(self) -> bool:
@@ -231,6 +235,7 @@ class _FleetBuilder:
         self.sources: list[Callable[[int], Where]] = []  # per part: where its i-th machine is
         self.tags: list[dict[str, np.ndarray]] = []  # per part: tag columns
         self.numbered: dict[str, int] = {}  # ids a grouped-row prefix has used
+        self.points: list[tuple[tuple[float, float], ...]] = []  # per part: operating points
 
     def _site(self, name: str, where: Where) -> int:
         return self.site_names.index(one_of(name, self.site_names, where, what="site"))
@@ -283,6 +288,7 @@ class _FleetBuilder:
         prefix = f"{self.site_names[site]}/{name}/{contract or 'own'}"
         first = self.numbered.get(prefix, 0)
         self.numbered[prefix] = first + count
+        points = operating_points(row, where, cat, (power, hashrate))
         self._add(
             ids=np.array([f"{prefix}/{first + i}" for i in range(count)], dtype=object),
             source=lambda i: Where(where.file, f"{where.path} (machine {i + 1} of the row)"),
@@ -298,6 +304,7 @@ class _FleetBuilder:
             contract=contract,
             uptime=uptime,
             rate=rate,
+            points=points,
         )
 
     def add_file(self, row: Mapping[str, Any], where: Where, base_dir: Path) -> None:
@@ -386,7 +393,7 @@ class _FleetBuilder:
             rate=0.0,
         )
 
-    def _add(self, *, ids, source, contract, uptime, rate, tags=None, **arrays) -> None:
+    def _add(self, *, ids, source, contract, uptime, rate, tags=None, points=(), **arrays) -> None:
         n = len(ids)
         self.sources.append(source)
         self.tags.append(tags or {})
@@ -399,6 +406,7 @@ class _FleetBuilder:
             )
         )
         self.contracts.append((contract, uptime))
+        self.points.append(points)
 
     def build(self) -> tuple[Fleet, tuple[AsicClass, ...]]:
         keys = [k for k in Fleet.__dataclass_fields__ if k not in ("klass", "tags")]
@@ -431,20 +439,26 @@ class _FleetBuilder:
         eff = cols["power_kw"] * 1000.0 / cols["hashrate_ths"]
         band = np.clip(np.searchsorted(self.bands, eff, side="right") - 1, 0, len(self.bands) - 2)
         contract = np.array([c or "" for c, _ in self.contracts], dtype=object)[part_of]
-        # Class key: site, model, band, contract; numbered in order of first appearance.
+        point_sets = list(dict.fromkeys(self.points))
+        point_set = np.array([point_sets.index(p) for p in self.points])[part_of]
+        # Class key: site, model, band, contract, operating points; in order of appearance.
         codes, uniques = pd.MultiIndex.from_arrays(
-            [cols["site"], cols["model"], band, contract]
+            [cols["site"], cols["model"], band, contract, point_set]
         ).factorize(sort=False)
         klass = np.asarray(codes, dtype=np.int64)
-        classes = [(int(s), str(m), int(b), c or None) for s, m, b, c in uniques]
+        classes = [(int(s), str(m), int(b), c or None, int(p)) for s, m, b, c, p in uniques]
         counts = np.bincount(klass, minlength=len(classes))
         uptime_of = {c: u for c, u in self.contracts}
         out = []
-        for c, (site, model, b, contract) in enumerate(classes):
+        named: set[str] = set()
+        for c, (site, model, b, contract, p) in enumerate(classes):
             lo, hi = float(self.bands[b]), float(self.bands[b + 1])
             name = f"{self.site_names[site]}:{model}:{lo:g}-{hi:g}J/TH" + (
                 f":hosted:{contract}" if contract else ""
             )
+            if name in named:  # same model and band, other operating points
+                name += f":points{p}"
+            named.add(name)
             out.append(
                 AsicClass(
                     name,
@@ -454,6 +468,7 @@ class _FleetBuilder:
                     contract,
                     uptime_of[contract] if contract else 0.0,
                     int(counts[c]),
+                    point_sets[p],
                 )
             )
         for k, v in cols.items():
@@ -533,6 +548,63 @@ def _tag_values(col: pd.Series) -> np.ndarray:
         else:
             out[i] = str(v)
     return out
+
+
+def operating_points(
+    row: Mapping[str, Any],
+    where: Where,
+    cat: CatalogModel | None,
+    nameplate: tuple[float, float],
+) -> tuple[tuple[float, float], ...]:
+    """A fleet row's ``operating_points``: ``[[power_kw, hashrate_ths], ...]`` or ``"catalog"``.
+
+    Each point is checked like a nameplate (power in (0, 50] kW, hashrate > 0, 5-200 J/TH);
+    the nameplate itself, if listed, is dropped (it is always a point); the rest are returned
+    by increasing power, duplicates refused.
+    """
+    if "operating_points" not in row:
+        return ()
+    w = where / "operating_points"
+    spec = row["operating_points"]
+    if spec == "catalog":
+        if cat is None or not cat.operating_points:
+            raise w.error(
+                f"the catalog lists no operating points for '{row.get('model')}'; give them as "
+                "[[power_kw, hashrate_ths], ...]"
+            )
+        spec = [list(p) for p in cat.operating_points]
+    if not isinstance(spec, list) or not spec:
+        raise w.error(f'expected [[power_kw, hashrate_ths], ...] or "catalog", got {spec!r}')
+    points = []
+    for i, pair in enumerate(spec):
+        if not (isinstance(pair, list | tuple) and len(pair) == 2):
+            raise (w / f"[{i}]").error(f"expected [power_kw, hashrate_ths], got {pair!r}")
+        fields = dict(zip(("power_kw", "hashrate_ths"), pair, strict=True))
+        kw = number(
+            fields,
+            "power_kw",
+            w / f"[{i}]",
+            unit="kW",
+            minimum=0.0,
+            maximum=limits.MAX_ASIC_POWER_KW,
+            strict_minimum=True,
+        )
+        ths = number(
+            fields,
+            "hashrate_ths",
+            w / f"[{i}]",
+            unit="TH/s",
+            minimum=0.0,
+            maximum=limits.MAX_ASIC_HASHRATE_THS,
+            strict_minimum=True,
+        )
+        at = w / f"[{i}]"
+        _check_efficiency(np.array([ths]), np.array([kw]), lambda _, at=at: at)
+        points.append((kw, ths))
+    unique = sorted(set(points) - {nameplate})
+    if len(unique) + (nameplate in points) != len(points):
+        raise w.error(f"the same point is listed twice in {spec!r}")
+    return tuple(unique)
 
 
 def parse_fleet(

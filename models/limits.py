@@ -42,5 +42,7 @@ MAX_CAPEX_USD_PER_SERVER = 1e7
 MAX_RATE_USD_PER_GPU_HOUR = 1000.0
 MAX_LEASE_USD_PER_KW_MONTH = 10_000.0
 MAX_PENALTY_USD_PER_MWH = 1_000_000.0
+#: 4CP transmission tariff [USD per kW-year]: ERCOT's is about 50-70; per MW-year is 1000x.
+MAX_PEAK_CHARGE_USD_PER_KW_YEAR = 2000.0
 #: Monthly minimum take [MWh]: a full month of the largest site.
 MAX_MWH_PER_MONTH = MAX_SITE_MW * 744.0

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from models.ancillary import AncillaryOffer, parse_ancillary
 from models.catalog import COOLING_TYPES
 from models.contracts import Lease, Ppa, parse_lease, parse_ppa
 from models.documents import read_toml
@@ -47,6 +48,7 @@ TOP_KEYS = (
     "leases",
     "ppas",
     "finance",
+    "ancillary",
 )
 SCENARIO_KEYS = ("name", "start", "hours", "seed")
 #: Arrays of tables, which the Python API may give as DataFrames (one row per table).
@@ -77,6 +79,8 @@ class Scenario:
         Seed of the synthetic series.
     finance : Finance
         Cost of capital (``[finance]``).
+    ancillary : tuple[AncillaryOffer, ...]
+        Ancillary-service offers (``[[ancillary]]``), empty when none.
     source : str
         File the scenario came from (``"<built-in example>"`` for the example).
     """
@@ -93,6 +97,7 @@ class Scenario:
     seed: int
     source: str
     finance: Finance = dataclasses.field(default_factory=Finance)
+    ancillary: tuple[AncillaryOffer, ...] = ()
 
     @property
     def hours(self) -> int:
@@ -298,6 +303,16 @@ def build_scenario(
             )
         seen.add(p.site)
     _check_firm_classes(gpus, leases, ppas, where)
+    ancillary = tuple(
+        parse_ancillary(r, where / f"ancillary[{i}]", names, index, base_dir, seed)
+        for i, r in enumerate(table_list(doc, "ancillary", where))
+    )
+    anames = [a.name for a in ancillary]
+    dup = sorted({n for n in anames if anames.count(n) > 1})
+    if dup:
+        raise (where / "ancillary").error(
+            f"duplicate offer name(s) {', '.join(dup)}: give each [[ancillary]] row its own name"
+        )
     if len(fleet) == 0 and not gpus:
         raise where.error("no machines: add [[fleet]], [[hosting]] or [[gpus]] rows")
     return Scenario(
@@ -313,6 +328,7 @@ def build_scenario(
         seed=seed,
         source=source,
         finance=parse_finance(doc.get("finance", {}), where / "finance"),
+        ancillary=ancillary,
     )
 
 

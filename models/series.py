@@ -28,7 +28,7 @@ import inspect
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -81,6 +81,7 @@ def resolve_series(
     unit: str,
     minimum: float | None = None,
     maximum: float | None = None,
+    rows: Callable[[pd.DataFrame, Where], pd.DataFrame] | None = None,
 ) -> np.ndarray:
     """Turn a series spec into a float64 array with one value per hour of ``index``.
 
@@ -100,6 +101,10 @@ def resolve_series(
         Unit of the values, for messages (``"USD/MWh"``).
     minimum, maximum
         Valid range of the values (``None``: unbounded).
+    rows
+        For file series: ``rows(frame, where)`` picks the rows that belong to this series
+        before the time and value columns are read (long-form files holding several series,
+        e.g. one row per hour and ancillary product).
 
     Returns
     -------
@@ -133,7 +138,7 @@ def resolve_series(
     elif isinstance(spec, Mapping) and "synthetic" in spec:
         values = _synthetic(spec, where, index, seed)
     elif isinstance(spec, Mapping) and "file" in spec:
-        values = _from_file(spec, where, index, base_dir, unit)
+        values = _from_file(spec, where, index, base_dir, unit, rows)
     else:
         raise where.error(
             f"expected a number [{unit}], {{ file = ... }}, {{ synthetic = ... }} or a pandas "
@@ -199,12 +204,14 @@ def read_table(path: Path, where: Where) -> pd.DataFrame:
         raise where.error(f"cannot read {path.name}: {exc}") from None
 
 
-def _from_file(spec, where, index, base_dir, unit) -> np.ndarray:
+def _from_file(spec, where, index, base_dir, unit, rows=None) -> np.ndarray:
     check_keys(spec, _FILE_KEYS, where)
     path = Path(text(spec, "file", where))
     if not path.is_absolute():
         path = base_dir / path
     frame = read_table(path, where / "file").reset_index(drop=True)  # index = row in the file
+    if rows is not None:  # e.g. one product of a long-form ancillary price file
+        frame = rows(frame, where)
     name = str(spec["file"])
     ercot = price_files.ercot_columns(frame)
     tz = text(spec, "timezone", where, default=price_files.ERCOT_TIMEZONE if ercot else "UTC")

@@ -32,6 +32,8 @@ SITE_KEYS = (
     "curtailment_mw",
     "peak_flag",
     "peak_adder_usd_per_mwh",
+    "peak_charge_usd_per_kw_year",
+    "peak_probability",
     "ramp_mw_per_hour",
     "min_take_mwh_per_month",
     "shortfall_usd_per_mwh",
@@ -67,7 +69,8 @@ class Site:
     peak_flag : numpy.ndarray
         1 in coincident-peak (4CP/12CP) risk hours, else 0 [-].
     peak_adder_usd_per_mwh : float
-        Expected transmission charge per MWh drawn in a flagged hour [USD/MWh].
+        Expected transmission charge per MWh drawn in a flagged hour [USD/MWh] (0 when the
+        adder comes from a tariff).
     ramp_mw_per_hour : float or None
         Largest change of site load from one hour to the next [MW/h]; None: no limit.
     min_take_mwh_per_month : float
@@ -76,6 +79,11 @@ class Site:
         Price of each MWh below the monthly minimum take [USD/MWh].
     cooling : dict[str, CoolingPue]
         PUE parameters per cooling type.
+    peak_charge_usd_per_kw_year : float
+        4CP transmission tariff [USD per kW-year] (0: none; docs/model.md §5.4.13).
+    peak_adder_hourly : numpy.ndarray or None
+        ``kappa[t]`` derived from the tariff [USD/MWh]; None when the adder is
+        ``peak_flag * peak_adder_usd_per_mwh``.
     """
 
     name: str
@@ -94,6 +102,8 @@ class Site:
     min_take_mwh_per_month: float
     shortfall_usd_per_mwh: float
     cooling: Mapping[str, CoolingPue]
+    peak_charge_usd_per_kw_year: float = 0.0
+    peak_adder_hourly: np.ndarray | None = None
 
     @property
     def import_cap_mw(self) -> np.ndarray:
@@ -108,7 +118,66 @@ class Site:
     @property
     def peak_adder(self) -> np.ndarray:
         """Coincident-peak adder per hour, ``kappa[t]`` [USD/MWh]."""
+        if self.peak_adder_hourly is not None:
+            return self.peak_adder_hourly
         return self.peak_flag * self.peak_adder_usd_per_mwh
+
+
+#: Months of the ERCOT 4CP intervals (June-September).
+PEAK_MONTHS = (6, 7, 8, 9)
+
+
+def tariff_peak_adder(
+    index: pd.DatetimeIndex,
+    charge_usd_per_kw_year: float,
+    flags: np.ndarray | None = None,
+    probability: np.ndarray | None = None,
+) -> np.ndarray:
+    """The 4CP adder ``kappa[t]`` [USD/MWh] that reproduces a transmission tariff.
+
+    ERCOT allocates transmission cost by a customer's mean load in the four June-September
+    coincident-peak intervals, one per month: a load of P [kW] in all four pays
+    ``rate x P`` [USD/year], a quarter per month. From flagged risk hours (``peak_flag``, 0-1),
+    each of the ``F[mu]`` flagged hours of a June-September month ``mu`` carries a quarter
+    of the charge spread evenly::
+
+        kappa[t] = rate x 1000 / (4 x F[mu]) x flag[t]             [USD/MWh]
+
+    so a load flat at P MW through the flagged hours pays ``rate x 1000 x P`` per year. From a
+    ``peak_probability`` series (the chance that hour t holds its month's peak, summing to at
+    most 1 per month), ``kappa[t] = rate x 1000 / 4 x p[t]``: the expected charge. Months are
+    UTC calendar months; flags outside June-September, and months without flags, carry no
+    charge; a month only partly inside the horizon charges its quarter on the flagged hours it
+    holds.
+
+    Parameters
+    ----------
+    index : pandas.DatetimeIndex
+        The horizon (hourly UTC).
+    charge_usd_per_kw_year : float
+        Tariff [USD per kW-year].
+    flags, probability : float64[T], optional
+        Exactly one: risk-hour flags [0-1] or peak probabilities [0-1].
+
+    Returns
+    -------
+    numpy.ndarray
+        float64[T] [USD/MWh].
+
+    References
+    ----------
+    Public Utility Commission of Texas, 16 TAC §25.192 (4CP transmission cost allocation).
+    """
+    quarter = charge_usd_per_kw_year * 1000.0 / 4.0
+    summer = np.isin(index.month, PEAK_MONTHS)
+    if probability is not None:
+        return np.where(summer, quarter * probability, 0.0)
+    weights = np.where(summer, flags, 0.0)
+    months = np.asarray(index.year * 12 + index.month, dtype=np.int64)
+    month = np.unique(months, return_inverse=True)[1]
+    per_month = np.bincount(month, weights=weights)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(weights > 0, quarter * weights / per_month[month], 0.0)
 
 
 def parse_site(
@@ -206,6 +275,7 @@ def parse_site(
                 params, "pue_ref_c", cw, unit="C", default=base.pue_ref_c, minimum=-60, maximum=60
             ),
         )
+    charge, kappa = _peak_tariff(table, where, index, series)
     return Site(
         name=name,
         interconnect_mw=interconnect,
@@ -263,4 +333,50 @@ def parse_site(
             maximum=limits.MAX_PENALTY_USD_PER_MWH,
         ),
         cooling=cooling,
+        peak_charge_usd_per_kw_year=charge,
+        peak_adder_hourly=kappa,
     )
+
+
+def _peak_tariff(table, where: Where, index: pd.DatetimeIndex, series) -> tuple[float, Any]:
+    """``peak_charge_usd_per_kw_year`` and the adder it implies (None without a tariff)."""
+    charge = number(
+        table,
+        "peak_charge_usd_per_kw_year",
+        where,
+        unit="USD/kW-year",
+        default=0.0,
+        minimum=0.0,
+        maximum=limits.MAX_PEAK_CHARGE_USD_PER_KW_YEAR,
+    )
+    has_probability = "peak_probability" in table
+    if "peak_charge_usd_per_kw_year" not in table:
+        if has_probability:
+            raise (where / "peak_probability").error(
+                "needs peak_charge_usd_per_kw_year (the tariff it spreads) [USD/kW-year]"
+            )
+        return charge, None
+    if "peak_adder_usd_per_mwh" in table:
+        raise (where / "peak_adder_usd_per_mwh").error(
+            "give either peak_adder_usd_per_mwh or peak_charge_usd_per_kw_year (the adder is "
+            "derived from the tariff), not both"
+        )
+    if not has_probability:
+        flags = series("peak_flag", "0/1", default=0.0, minimum=0.0, maximum=1.0)
+        kappa = tariff_peak_adder(index, charge, flags=flags)
+    else:
+        if "peak_flag" in table:
+            raise (where / "peak_probability").error(
+                "give either peak_flag or peak_probability with a tariff, not both"
+            )
+        prob = series("peak_probability", "probability", minimum=0.0, maximum=1.0)
+        months = pd.Series(prob, index=index).groupby([index.year, index.month]).sum()
+        if (months > 1.0 + 1e-6).any():
+            (year, month), total = months.idxmax(), months.max()
+            raise (where / "peak_probability").error(
+                f"the probabilities of {year}-{month:02d} add up to {total:.6g}; expected at "
+                "most 1 (the chance that each hour holds the month's one coincident peak)"
+            )
+        kappa = tariff_peak_adder(index, charge, probability=prob)
+    kappa.flags.writeable = False
+    return charge, kappa

@@ -58,6 +58,10 @@ lasting 3-6 hours and ending by 20:00 local, at ``max_mw`` on the hottest quarte
 50-100 % of ``max_mw`` otherwise (~70-130 hours a year). If the coldest December-February day
 falls below -4 C, that day gets orders at 06-09 and 18-21 local.
 
+**Ancillary-service prices** ``ercot_as_price_usd_per_mw_hour`` [USD/MW-h]: the price's hour
+factor x ``exp(0.8 z)`` (AR(1), 0.95), scaled per block to the mean, plus ``scarcity_share x
+max(0, P - 150)``, ``P`` the energy price of the same seed (spikes with scarcity).
+
 **Coincident-peak flags** ``coincident_peak_flags`` [0/1]: ERCOT 4CP risk windows. In each of
 June-September the 8-12 hottest weekdays (by 15:00-18:00 local maximum temperature) are
 flagged at hour-beginning 15, 16 and 17 local (~100-145 hours a year). The month's *actual*
@@ -85,6 +89,7 @@ __all__ = [
     "coincident_peak_actual_flags",
     "coincident_peak_flags",
     "curtailment_orders_mw",
+    "ercot_as_price_usd_per_mw_hour",
     "ercot_west_price_usd_per_mwh",
     "generate",
     "west_texas_temp_c",
@@ -98,6 +103,7 @@ _STREAM_TEMP = 1
 _STREAM_PRICE = 2
 _STREAM_CURTAILMENT = 3
 _STREAM_PEAKS = 4
+_STREAM_AS = 5  # + product number: each product its own stream
 
 _SUMMER_MONTHS = (6, 7, 8, 9)
 _WINTER_MONTHS = (12, 1, 2)
@@ -611,6 +617,44 @@ def coincident_peak_actual_flags(index: pd.DatetimeIndex, seed: int) -> np.ndarr
     return _assemble(index, seed, lambda s, y: _peak_blocks(s, y)[1])
 
 
+# ---------------------------------------------------------------------- ancillary services
+
+
+@lru_cache(maxsize=64)
+def _as_price_block(seed: int, year: int, stream: int, mean: float, share: float) -> np.ndarray:
+    cal = _calendar(year)
+    (z,) = _ar1_block(seed, _STREAM_AS + stream, year, (0.95,))
+    base = _PRICE_HOUR_FACTOR[cal.hour] * np.exp(0.8 * z)
+    energy = _price_block(seed, year, 40.0, 5000.0)
+    spikes = share * np.maximum(energy - 150.0, 0.0)
+    target = mean * base.size - spikes.sum()
+    if target <= 0.0:
+        raise ValueError(f"mean_usd_per_mw_hour={mean:g} cannot be reached: lower scarcity_share")
+    return _frozen(target / base.sum() * base + spikes)
+
+
+def ercot_as_price_usd_per_mw_hour(
+    index: pd.DatetimeIndex,
+    seed: int,
+    mean_usd_per_mw_hour: float = 10.0,
+    scarcity_share: float = 0.02,
+    stream: float = 0.0,
+) -> np.ndarray:
+    """Hourly ERCOT-like ancillary-service clearing price of one product [USD/MW-h], >= 0.
+
+    ``mean_usd_per_mw_hour`` is met exactly by every full UTC year; ``scarcity_share`` [-] is
+    the AS price added per USD/MWh of energy price above 150; ``stream`` (0-15) gives each
+    product its own random numbers. See the module docstring.
+    """
+    mean, share = float(mean_usd_per_mw_hour), float(scarcity_share)
+    ok = np.isfinite(mean + share) and min(mean, share) >= 0 and stream in range(16)
+    if not ok:
+        raise ValueError(f"expected mean, share >= 0 and stream in 0-15: {mean}, {share}, {stream}")
+    if mean == 0.0:
+        return np.zeros(len(index))
+    return _assemble(index, seed, lambda s, y: _as_price_block(s, y, int(stream), mean, share))
+
+
 # -------------------------------------------------------------------------------- registry
 
 #: Synthetic generators by name, as a scenario file names them (``{ synthetic = "..." }``).
@@ -619,6 +663,7 @@ GENERATORS: dict[str, Callable[..., np.ndarray]] = {
     "west_texas_temp": west_texas_temp_c,
     "curtailment_orders": curtailment_orders_mw,
     "coincident_peaks": coincident_peak_flags,
+    "ercot_as_price": ercot_as_price_usd_per_mw_hour,
 }
 
 

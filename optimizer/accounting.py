@@ -11,7 +11,7 @@ import numpy as np
 
 from optimizer.errors import SolverError
 from optimizer.lp.backends import Solution
-from optimizer.lp.data import LpData
+from optimizer.lp.data import LpData, ancillary_pairs
 from optimizer.lp.model import Lp
 
 #: Relative tolerance of the accounting identity (margin == sum of parts == LP objective).
@@ -24,6 +24,7 @@ REVENUE_KEYS = (
     "revenue_hpc_usd",
     "pass_through_usd",
     "resale_credit_usd",
+    "revenue_ancillary_usd",
 )
 COST_KEYS = (
     "energy_cost_usd",
@@ -34,6 +35,7 @@ COST_KEYS = (
     "gpu_capex_usd",
     "sla_penalty_usd",
     "shortfall_usd",
+    "ancillary_deployment_usd",
 )
 
 
@@ -87,24 +89,78 @@ def installed_servers(d: LpData, lp: Lp, x: np.ndarray) -> np.ndarray:
     return np.where(d.gpu_capex_usd_per_hour > 0, n, busiest)
 
 
+def class_energy_mwh(d: LpData, lp: Lp, x: np.ndarray) -> np.ndarray:
+    """Energy of each ASIC class in each hour, nameplate and operating points [MWh], ``[C, T]``."""
+    out = d.energy_mwh * lp.cols["u"].take(x)
+    np.add.at(out, d.point_class, d.point_energy_mwh * lp.cols["up"].take(x))
+    return out
+
+
+def class_revenue_usd(d: LpData, lp: Lp, x: np.ndarray) -> np.ndarray:
+    """Revenue of each ASIC class in each hour, nameplate and operating points [USD], ``[C, T]``."""
+    out = d.revenue_usd * lp.cols["u"].take(x)
+    np.add.at(out, d.point_class, d.point_revenue_usd * lp.cols["up"].take(x))
+    return out
+
+
+def ancillary_hours(d: LpData, lp: Lp, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per ancillary offer and hour: MW reserved, revenue and expected deployment cost [USD],
+    ``[J, T]`` each (docs/model.md §5.4.14)."""
+    pairs = ancillary_pairs(d)
+    a = lp.cols["a"].take(x)
+    shape = (d.n_ancillary, d.hours)
+    mw, revenue, deployment = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    np.add.at(mw, pairs.offer, a)
+    np.add.at(revenue, pairs.offer, d.ancillary_price_usd_per_mw_hour[pairs.offer] * a)
+    cost = d.ancillary_deployment_share[pairs.offer, None] * pairs.margin_usd_per_mwh * a
+    np.add.at(deployment, pairs.offer, cost)
+    return mw, revenue, deployment
+
+
+def ancillary_by_offer(
+    d: LpData, lp: Lp, x: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per ancillary offer: MW reserved ``[J, T]``, revenue ``[J]`` and expected deployment
+    cost ``[J]`` [USD] (docs/model.md §5.4.14)."""
+    mw, revenue, deployment = ancillary_hours(d, lp, x)
+    return mw, revenue.sum(axis=1), deployment.sum(axis=1)
+
+
+def ancillary_by_product(d: LpData, values: np.ndarray) -> dict[str, np.ndarray]:
+    """Rows of ``values [J, ...]`` summed per product into its offers' sites: ``[S, ...]`` each."""
+    out = {}
+    for product in dict.fromkeys(d.ancillary_products):
+        mine = np.array([p == product for p in d.ancillary_products])
+        total = np.zeros((d.n_sites, *values.shape[1:]))
+        np.add.at(total, d.ancillary_site[mine], values[mine])
+        out[product] = total
+    return out
+
+
 def site_hour_arrays(d: LpData, lp: Lp, sol: Solution) -> dict[str, np.ndarray]:
-    """Site-hour quantities of a solution, shape ``[S, T]`` [MW = MWh per hour]."""
+    """Site-hour quantities of a solution, shape ``[S, T]`` [MW = MWh per hour].
+
+    With ancillary offers, ``as_<product>_mw`` holds the MW reserved per product (lower case,
+    e.g. ``as_ecrs_mw``).
+    """
     S = d.n_sites
     x = sol.x
-    u = lp.cols["u"].take(x)
     f = lp.cols["f"].take(x)
     y = lp.cols["y"].take(x)
     q = lp.cols["q"].take(x)
-    mining = d.energy_mwh * u
+    mining = class_energy_mwh(d, lp, x)
     firm = by_site(d.gpu_energy_mwh * f[:, None], d.gpu_site, S)
     short = by_site(lp.cols["w"].take(x), d.gpu_site[lp.gpu_w], S)
     inter = by_site(d.gpu_energy_mwh[lp.gpu_v] * lp.cols["v"].take(x), d.gpu_site[lp.gpu_v], S)
     mining_mw = by_site(mining, d.class_site, S)
     hall_room = np.maximum(d.mining_hall_mw - y, 0.0)[:, None]
+    # at nameplate: running underclocked counts as curtailed, overclocked as not
     available = np.minimum(by_site(d.energy_mwh, d.class_site, S), hall_room)
     resale_pays = (d.resale_factor[:, None] > 0) & (d.price_usd_per_mwh > 0)
     resale_pays |= d.settlement_usd_per_mwh > 0  # settled at a negative spot price
+    reserved = ancillary_by_product(d, ancillary_by_offer(d, lp, x)[0])
     return {
+        **{f"as_{p.lower()}_mw": mw for p, mw in reserved.items()},
         "mining_mw": mining_mw,
         "hosted_asic_mw": by_site(mining[d.class_hosted], d.class_site[d.class_hosted], S),
         "hpc_firm_mw": firm - short,
@@ -130,19 +186,21 @@ def accounting_site_hours(d: LpData, lp: Lp, x: np.ndarray) -> dict[str, np.ndar
     :data:`REVENUE_KEYS` and :data:`COST_KEYS`. ``revenue_hpc_usd`` is rent and cloud sales of
     the servers that run (``Rr (f + v)``); ``pass_through_usd`` the tenants' energy
     reimbursement ``pt (Eg (f + v) - w)``; ``ppa_settlement_usd`` what unused block energy
-    costs in negative-price hours under ``negative_prices = "settle"``. Annuities (hall
-    conversion, GPU capex) accrue evenly every hour; a month's minimum-take shortfall is spread
-    evenly over that month's hours in the horizon. Their signed sum per site is the site's
-    margin.
+    costs in negative-price hours under ``negative_prices = "settle"``;
+    ``revenue_ancillary_usd`` the AS clearing price times MW reserved,
+    ``ancillary_deployment_usd`` their expected deployment cost (docs/model.md §5.4.14).
+    Annuities (hall conversion, GPU capex) accrue evenly every hour; a month's minimum-take
+    shortfall is spread evenly over that month's hours in the horizon. Their signed sum per
+    site is the site's margin.
     """
     S, T = d.n_sites, d.hours
     pi = d.price_usd_per_mwh
-    u = lp.cols["u"].take(x)
     n = lp.cols["n"].take(x)
     y = lp.cols["y"].take(x)
     q = lp.cols["q"].take(x)
     f, v, w = gpu_servers(d, lp, x)
-    asic = d.revenue_usd * u
+    asic = class_revenue_usd(d, lp, x)
+    _, as_revenue, deployment = ancillary_hours(d, lp, x)
     rent = d.gpu_rent_usd * (f[:, None] + v)
     gpu = gpu_revenue_usd(d, f, v, w)
     penalty = d.gpu_sla_penalty_usd_per_mwh[:, None] * w
@@ -168,6 +226,8 @@ def accounting_site_hours(d: LpData, lp: Lp, x: np.ndarray) -> dict[str, np.ndar
         ),
         "sla_penalty_usd": by_site(penalty, d.gpu_site, S),
         "shortfall_usd": (d.shortfall_usd_per_mwh[:, None] * short_per_hour)[:, d.month_of_hour],
+        "revenue_ancillary_usd": by_site(as_revenue, d.ancillary_site, S),
+        "ancillary_deployment_usd": by_site(deployment, d.ancillary_site, S),
     }
 
 
@@ -188,12 +248,11 @@ def mined_site_hours(d: LpData, lp: Lp, x: np.ndarray) -> dict[str, np.ndarray]:
     """
     S = d.n_sites
     own = ~d.class_hosted
-    u = lp.cols["u"].take(x)
     usd = d.usd_per_th_hour
     with np.errstate(divide="ignore", invalid="ignore"):
         per_usd = np.where(usd > 0, 1.0 / usd, 0.0)
         earned_per_usd = np.where(d.btc_price_usd > 0, 1.0 / d.btc_price_usd, 0.0)
-    revenue = by_site(d.revenue_usd[own] * u[own], d.class_site[own], S)
+    revenue = by_site(class_revenue_usd(d, lp, x)[own], d.class_site[own], S)
     hashrate = revenue * per_usd
     return {
         "hashrate_ths": hashrate,

@@ -584,6 +584,7 @@ def plan_table(summary: PlanSummary) -> str:
         ("hosting (client ASICs)", s.revenue_hosting_usd),
         ("HPC (GPU rent and sales)", s.revenue_hpc_usd),
         ("PPA resale credit", s.resale_credit_usd),
+        ("ancillary services", s.revenue_ancillary_usd),
         ("spot energy", -s.energy_cost_usd),
         ("PPA take-or-pay", -s.ppa_cost_usd),
         ("coincident-peak charges", -s.peak_charge_usd),
@@ -591,6 +592,7 @@ def plan_table(summary: PlanSummary) -> str:
         ("GPU capex", -s.gpu_capex_usd),
         ("SLA penalties", -s.sla_penalty_usd),
         ("minimum-take shortfall", -s.shortfall_usd),
+        ("AS deployments (expected)", -s.ancillary_deployment_usd),
     )
     lines = [
         f"{s.scenario}: {s.status} ({s.method}; {s.backend}: {s.solver}), {s.hours:,} hours"

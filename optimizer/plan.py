@@ -35,6 +35,8 @@ from models import Scenario
 from optimizer.accounting import (
     accounting_by_site,
     check_accounting,
+    class_energy_mwh,
+    class_revenue_usd,
     economic,
     gpu_revenue_usd,
     gpu_servers,
@@ -119,10 +121,11 @@ class Plan:
 
         Columns: ``site, time, price_usd_per_mwh, import_cap_mw, mining_mw`` (own and hosted
         ASICs), ``hosted_asic_mw, hpc_firm_mw`` (served), ``hpc_interruptible_mw,
-        firm_shortfall_mwh, load_mw, curtailed_mw`` (mining MW the halls could run but that
-        is off), ``grid_mwh, ppa_block_mwh, ppa_resold_mwh, ppa_spilled_mwh,
+        firm_shortfall_mwh, load_mw, curtailed_mw`` (mining MW the halls could run at nameplate
+        but that is off or underclocked), ``grid_mwh, ppa_block_mwh, ppa_resold_mwh, ppa_spilled_mwh,
         peak_adder_usd_per_mwh, import_value_usd_per_mwh`` (value of one more MW of import),
-        ``energy_value_usd_per_mwh`` (value of one more MWh delivered to the site).
+        ``energy_value_usd_per_mwh`` (value of one more MWh delivered to the site); with
+        ancillary offers, ``as_<product>_mw`` per product (MW reserved, e.g. ``as_ecrs_mw``).
         """
         d, a = self.data, self.arrays
         S, T = d.n_sites, d.hours
@@ -147,6 +150,7 @@ class Plan:
             "peak_adder_usd_per_mwh",
             "import_value_usd_per_mwh",
             "energy_value_usd_per_mwh",
+            *(k for k in a if k.startswith("as_")),
         ):
             frame[key] = a[key].ravel()
         return pd.DataFrame(frame)
@@ -156,12 +160,15 @@ class Plan:
         """Long form, one row per class-hour: ASIC classes and GPU classes.
 
         Columns: ``class, kind`` (``asic``, ``hosted``, ``gpu``), ``site, time,
-        running_fraction`` (ASIC: ``u``; GPU: working servers / installed), ``servers`` (GPU:
+        running_fraction`` (ASIC: ``u`` plus its operating points; GPU: working servers /
+        installed), ``servers`` (GPU:
         firm + interruptible; NaN for ASICs), ``mw`` (served), ``revenue_usd``.
         """
         d = self.data
         T = d.hours
-        u = self._x("u")
+        x = self.solution.x
+        u = self._x("u").copy()
+        np.add.at(u, d.point_class, self._x("up"))
         f, v, w = gpu_servers(d, self.lp, self.solution.x)
         n = installed_servers(d, self.lp, self.solution.x)
         servers = f[:, None] + v
@@ -183,8 +190,10 @@ class Plan:
                 "time": np.tile(d.index, n_rows),
                 "running_fraction": np.concatenate([u, frac]).ravel(),
                 "servers": np.concatenate([np.full(u.shape, np.nan), servers]).ravel(),
-                "mw": np.concatenate([d.energy_mwh * u, d.gpu_energy_mwh * servers - w]).ravel(),
-                "revenue_usd": np.concatenate([d.revenue_usd * u, gpu_rev]).ravel(),
+                "mw": np.concatenate(
+                    [class_energy_mwh(d, self.lp, x), d.gpu_energy_mwh * servers - w]
+                ).ravel(),
+                "revenue_usd": np.concatenate([class_revenue_usd(d, self.lp, x), gpu_rev]).ravel(),
             }
         )
 

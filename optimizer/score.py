@@ -7,7 +7,7 @@ as those arrays and wraps the results with names.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -39,7 +39,17 @@ class Scores:
         Hashprice per hour (before the pool fee) [USD/(PH/s day)].
     machines : pandas.DataFrame
         Per machine: id, class, horizon revenue [USD], energy [MWh], hours in the money at the
-        site's spot price, mean breakeven [USD/MWh].
+        site's spot price, mean breakeven [USD/MWh] (at nameplate).
+    point_class : numpy.ndarray
+        int64[P]: class of each operating point beyond the nameplate (docs/model.md §3.7).
+    point_revenue_usd, point_energy_mwh : numpy.ndarray
+        float64[P, T]: ``R`` and ``E`` of the whole class running at that point.
+    operating_points : pandas.DataFrame
+        Classes with operating points, one row per point (the nameplate first): class,
+        ``point`` (``nameplate`` or ``p1``, ``p2``, ... by increasing power), ``power_kw``,
+        ``hashrate_ths``, ``efficiency_j_per_th``, ``mean_breakeven_usd_per_mwh`` (mean of
+        ``R/E`` over hours with ``E > 0``) and ``hours_in_money`` (``R > E`` x spot), from the
+        class sums; empty when no class has points.
     """
 
     asic_revenue_usd: np.ndarray
@@ -49,6 +59,10 @@ class Scores:
     usd_per_th_hour: np.ndarray
     hashprice_usd_per_ph_day: np.ndarray
     machines: pd.DataFrame
+    point_class: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    point_revenue_usd: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    point_energy_mwh: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    operating_points: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def usd_per_th_hour(scenario: Scenario) -> np.ndarray:
@@ -65,9 +79,11 @@ def score_scenario(scenario: Scenario) -> Scores:
     """Run the revenue kernel over every machine and hour of ``scenario``."""
     s = scenario
     usd = usd_per_th_hour(s)
-    R, E, machines = _score_asics(s, usd)
+    a = _score_asics(s, usd)
     Rg, Eg = _score_gpus(s)
-    return Scores(R, E, Rg, Eg, usd, _hashprice(s), machines)
+    return Scores(
+        a.R, a.E, Rg, Eg, usd, _hashprice(s), a.machines, a.point_class, a.Rp, a.Ep, a.points
+    )
 
 
 def _hashprice(s: Scenario) -> np.ndarray:
@@ -78,14 +94,37 @@ def _hashprice(s: Scenario) -> np.ndarray:
     )
 
 
-def _score_asics(s: Scenario, usd: np.ndarray) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
-    """Class revenue ``R`` and energy ``E`` [C, T], and the per-machine frame."""
+@dataclass(frozen=True, eq=False)
+class _Asics:
+    """The ASIC kernel's results for one scenario (see :class:`Scores`)."""
+
+    R: np.ndarray
+    E: np.ndarray
+    Rp: np.ndarray
+    Ep: np.ndarray
+    point_class: np.ndarray
+    machines: pd.DataFrame
+    points: pd.DataFrame
+
+
+def _score_asics(s: Scenario, usd: np.ndarray, report: bool = True) -> _Asics:
+    """Class and operating-point revenue and energy [C, T], [P, T], and (``report``) the
+    per-machine and per-point frames."""
     temp = s.site_matrix("temp_c")
     price = s.site_matrix("price_usd_per_mwh")
     pue0, pue_slope, pue_ref = s.pue_tables()
     f = s.fleet
+    point_class = np.array(
+        [c for c, cls in enumerate(s.classes) for _ in cls.operating_points], dtype=np.int64
+    )
+    point_kw, point_ths = (
+        np.array([p[i] for cls in s.classes for p in cls.operating_points], dtype=float)
+        for i in (0, 1)
+    )
     if not len(f):
-        return np.zeros((0, s.hours)), np.zeros((0, s.hours)), pd.DataFrame()
+        empty = np.zeros((0, s.hours))
+        Rp = np.zeros((len(point_class), s.hours))
+        return _Asics(empty, empty, Rp, Rp, point_class, pd.DataFrame(), pd.DataFrame())
     asic = score_asics(
         usd,
         temp,
@@ -106,6 +145,16 @@ def _score_asics(s: Scenario, usd: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
         f.hosted,
         f.hosting_usd_per_mwh,
         len(s.classes),
+        point_class,
+        point_ths,
+        point_kw,
+    )
+    R, E = asic.revenue_usd, asic.energy_mwh
+    Rp, Ep = asic.point_revenue_usd, asic.point_energy_mwh
+    if not report:
+        return _Asics(R, E, Rp, Ep, point_class, pd.DataFrame(), pd.DataFrame())
+    points = (
+        point_table(s, R, E, Rp, Ep, point_class, price) if len(point_class) else pd.DataFrame()
     )
     names = np.array([c.name for c in s.classes], dtype=object)
     machines = pd.DataFrame(
@@ -124,7 +173,7 @@ def _score_asics(s: Scenario, usd: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     )
     for k, v in reversed(f.tags.items()):  # rack, serial, ... next to the model
         machines.insert(3, k if k not in machines else f"tag_{k}", v)
-    return asic.revenue_usd, asic.energy_mwh, machines
+    return _Asics(R, E, Rp, Ep, point_class, machines, points)
 
 
 def _score_gpus(s: Scenario) -> tuple[np.ndarray, np.ndarray]:
@@ -163,7 +212,7 @@ def fleet_key(scenario: Scenario) -> str:
     h.update(np.ascontiguousarray(s.site_matrix("temp_c")).tobytes())
     for table in s.pue_tables():
         h.update(np.ascontiguousarray(table, dtype=float).tobytes())
-    h.update(repr([(c.name, c.site, c.hosted) for c in s.classes]).encode())
+    h.update(repr([(c.name, c.site, c.hosted, c.operating_points) for c in s.classes]).encode())
     if len(f):
         for name in (
             "site",
@@ -201,7 +250,7 @@ class KernelCache:
 
     def __init__(self) -> None:
         self._key: str | None = None
-        self._unit: tuple[np.ndarray, np.ndarray] | None = None
+        self._unit: _Asics | None = None
         self.runs = 0
         self.hits = 0
 
@@ -209,17 +258,71 @@ class KernelCache:
         s = scenario
         key = fleet_key(s)
         if key != self._key:
-            R1, E, _ = _score_asics(s, np.ones(s.hours))
-            self._key, self._unit = key, (R1, E)
+            self._key, self._unit = key, _score_asics(s, np.ones(s.hours), report=False)
             self.runs += 1
         else:
             self.hits += 1
-        R1, E = self._unit
+        a = self._unit
         usd = usd_per_th_hour(s)
         hosted = np.array([c.hosted for c in s.classes], dtype=bool)[:, None]
-        R = np.where(hosted, R1, R1 * usd[None, :])
+        R = np.where(hosted, a.R, a.R * usd[None, :])
+        Rp = a.Rp * usd[None, :]  # operating points: own machines only
         Rg, Eg = _score_gpus(s)
-        return Scores(R, E, Rg, Eg, usd, _hashprice(s), pd.DataFrame())
+        return Scores(
+            R,
+            a.E,
+            Rg,
+            Eg,
+            usd,
+            _hashprice(s),
+            pd.DataFrame(),
+            a.point_class,
+            Rp,
+            a.Ep,
+            pd.DataFrame(),
+        )
+
+
+def point_table(
+    s: Scenario,
+    R: np.ndarray,
+    E: np.ndarray,
+    Rp: np.ndarray,
+    Ep: np.ndarray,
+    point_class: np.ndarray,
+    price: np.ndarray,
+) -> pd.DataFrame:
+    """Breakeven and hours in the money of every operating point (see :class:`Scores`)."""
+    rows = []
+    for c in np.unique(point_class):
+        cls = s.classes[c]
+        mine = np.flatnonzero(point_class == c)
+        members = s.fleet.klass == c
+        nameplate = (
+            float(s.fleet.power_kw[members].mean()),
+            float(s.fleet.hashrate_ths[members].mean()),
+        )
+        figures = [(nameplate, R[c], E[c], "nameplate")]
+        figures += [
+            (cls.operating_points[i], Rp[p], Ep[p], f"p{i + 1}") for i, p in enumerate(mine)
+        ]
+        pi = price[cls.site]
+        for (kw, ths), r, e, label in figures:
+            on = e > 0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(on, r / np.where(on, e, 1.0), 0.0)
+            rows.append(
+                {
+                    "class": cls.name,
+                    "point": label,
+                    "power_kw": kw,
+                    "hashrate_ths": ths,
+                    "efficiency_j_per_th": kw * 1000.0 / ths,
+                    "mean_breakeven_usd_per_mwh": ratio[on].mean() if on.any() else np.nan,
+                    "hours_in_money": int((on & (r > e * pi)).sum()),
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def score_class_hours(scenario: Scenario, scores: Scores) -> pd.DataFrame:

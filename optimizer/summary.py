@@ -19,6 +19,7 @@ from optimizer.accounting import (
     COST_KEYS,
     REVENUE_KEYS,
     accounting_site_hours,
+    ancillary_by_offer,
     economic,
     installed_servers,
     mined_site_hours,
@@ -60,6 +61,8 @@ class SiteSummary:
     gpu_capex_usd: float
     sla_penalty_usd: float
     shortfall_usd: float
+    revenue_ancillary_usd: float
+    ancillary_deployment_usd: float
     conversion_usd_per_it_mw: float | None
     conversion_capex_usd: float
     converted_mw: float
@@ -142,6 +145,24 @@ class WholeServers:
 
 
 @dataclass(frozen=True)
+class AncillarySummary:
+    """One ancillary product over all its offers (docs/model.md §5.4.14).
+
+    ``revenue_usd``: clearing price x MW reserved; ``deployment_usd``: expected deployment
+    cost; ``reserved_mwh``: MW reserved summed over hours [MW-h]; ``mean_reserved_mw`` and
+    ``max_reserved_mw`` over hours [MW]; ``mean_price_usd_per_mw_hour``: the price earned per
+    MW-h reserved (revenue / reserved, ``None`` when nothing is reserved).
+    """
+
+    revenue_usd: float
+    deployment_usd: float
+    reserved_mwh: float
+    mean_reserved_mw: float
+    max_reserved_mw: float
+    mean_price_usd_per_mw_hour: float | None
+
+
+@dataclass(frozen=True)
 class LeaseSummary:
     """One lease: firm IT MW signed and the duals of its minimum and maximum [USD/MW]."""
 
@@ -166,7 +187,9 @@ class PlanSummary:
     grid pays) - ``ppa_cost_usd`` (take-or-pay block) - ``ppa_settlement_usd`` (unused block
     settled at a negative spot price) - ``peak_charge_usd`` - ``conversion_cost_usd`` -
     ``gpu_capex_usd`` (both annuities at ``discount_rate``) - ``sla_penalty_usd`` -
-    ``shortfall_usd`` (monthly minimum take), checked against the LP objective
+    ``shortfall_usd`` (monthly minimum take) + ``revenue_ancillary_usd`` (AS clearing price x
+    MW reserved) - ``ancillary_deployment_usd`` (their expected deployment cost; per product
+    in ``ancillary``), checked against the LP objective
     (``objective_usd``). Capital: ``capex_usd`` is the capex the plan commits (converted MW x
     ``conversion_usd_per_mw`` + installed owned servers x price), equal to the net present value
     at ``discount_rate`` of ``capex_annuity_usd_per_year`` over each asset's life. Energy: ``mining_mwh`` counts every ASIC, own and hosted
@@ -202,6 +225,8 @@ class PlanSummary:
     gpu_capex_usd: float
     sla_penalty_usd: float
     shortfall_usd: float
+    revenue_ancillary_usd: float
+    ancillary_deployment_usd: float
     revenue_total_usd: float
     discount_rate: float
     capex_usd: float
@@ -243,6 +268,7 @@ class PlanSummary:
     leases: dict[str, LeaseSummary]
     hosted_uptime_cost_usd_per_hour: dict[str, float | None]
     min_take_cost_usd_per_mwh: dict[str, float | None]
+    ancillary: dict[str, AncillarySummary] = dataclasses.field(default_factory=dict)
     seconds: Timings = dataclasses.field(default_factory=Timings, compare=False)
     whole_servers: WholeServers | None = None
 
@@ -273,6 +299,7 @@ class PlanSummary:
         out.pop("whole_servers")
         if self.whole_servers is not None:
             out["whole_servers"] = dataclasses.asdict(self.whole_servers)
+        out["ancillary"] = {k: dataclasses.asdict(v) for k, v in self.ancillary.items()}
         out["seconds"] = self.seconds.as_dict()
         return out
 
@@ -427,6 +454,7 @@ def summarize(
             f"{r.site}:{r.month}": json_number(r.min_take_cost_usd_per_mwh)
             for r in month_duals.itertuples()
         },
+        ancillary=ancillary_summary(d, lp, x),
         seconds=timings,
     )
 
@@ -486,3 +514,24 @@ def month_summaries(
         )
         for m, start in enumerate(starts)
     }
+
+
+def ancillary_summary(d: LpData, lp: Lp, x: np.ndarray) -> dict[str, AncillarySummary]:
+    """Per ancillary product, in the order the offers name them (empty without offers)."""
+    mw, revenue, deployment = ancillary_by_offer(d, lp, x)
+    out = {}
+    for product in dict.fromkeys(d.ancillary_products):
+        mine = np.array([p == product for p in d.ancillary_products])
+        hourly = mw[mine].sum(axis=0)
+        reserved = float(hourly.sum())
+        out[product] = AncillarySummary(
+            revenue_usd=float(revenue[mine].sum()),
+            deployment_usd=float(deployment[mine].sum()),
+            reserved_mwh=reserved,
+            mean_reserved_mw=float(hourly.mean()) if hourly.size else 0.0,
+            max_reserved_mw=float(hourly.max(initial=0.0)),
+            mean_price_usd_per_mw_hour=float(revenue[mine].sum()) / reserved
+            if reserved > 1e-9
+            else None,
+        )
+    return out

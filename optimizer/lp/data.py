@@ -9,7 +9,8 @@ pro rata by its hours (docs/model.md §5.4.10).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -105,6 +106,28 @@ class LpData:
         BTC one TH/s earns in the hour before the pool fee, and the BTC price [USD] (for
         reports: BTC mined).
     hashprice_usd_per_ph_day : float64[T]
+    point_class : int64[P]
+        ASIC class of each operating point beyond the class's nameplate (docs/model.md
+        §5.4.15). Zero rows when no class has operating points.
+    point_revenue_usd, point_energy_mwh : float64[P, T]
+        ``R`` and ``E`` of the whole class running at that point [USD], [MWh].
+    ancillary_names, ancillary_products : tuple[str, ...]
+        Ancillary-service offers (docs/model.md §5.4.14) and their products. Zero rows when
+        the scenario has no ``[[ancillary]]`` rows.
+    ancillary_site : int64[J]
+    ancillary_down : bool[J]
+        Served by raising load (REGDN).
+    ancillary_price_usd_per_mw_hour : float64[J, T]
+        ``p_as[j,t]`` [USD/MW-h].
+    ancillary_max_mw : float64[J]
+        Most MW offered per hour (inf: none) [MW].
+    ancillary_deployment_share : float64[J]
+        ``delta[j]``: expected share of reserved MW-hours deployed [-].
+    ancillary_asics, ancillary_gpus : bool[J]
+        Own ASICs / interruptible GPU servers may provide the offer.
+
+    A method that models neither operating points nor ancillary services (the monolithic LP
+    models both) checks ``n_points == 0 and n_ancillary == 0``.
     """
 
     index: pd.DatetimeIndex
@@ -161,10 +184,32 @@ class LpData:
     btc_per_th_hour: np.ndarray
     btc_price_usd: np.ndarray
     hashprice_usd_per_ph_day: np.ndarray
+    point_class: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    point_revenue_usd: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    point_energy_mwh: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    ancillary_names: tuple[str, ...] = ()
+    ancillary_products: tuple[str, ...] = ()
+    ancillary_site: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    ancillary_down: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    ancillary_price_usd_per_mw_hour: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    ancillary_max_mw: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    ancillary_deployment_share: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    ancillary_asics: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    ancillary_gpus: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
     @property
     def hours(self) -> int:
         return len(self.index)
+
+    @property
+    def n_points(self) -> int:
+        """Operating points beyond the classes' nameplates (0: none)."""
+        return len(self.point_class)
+
+    @property
+    def n_ancillary(self) -> int:
+        """Ancillary-service offers (0: none)."""
+        return len(self.ancillary_site)
 
     @property
     def n_sites(self) -> int:
@@ -193,6 +238,95 @@ def month_hours(index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray, np.nda
     starts = pd.date_range(first, periods=n + 1, freq="MS")
     in_month = np.asarray((starts[1:] - starts[:-1]) / pd.Timedelta(hours=1), dtype=float)
     return mu, in_horizon, in_month
+
+
+#: Kinds of ancillary pairs (:func:`ancillary_pairs`): what load a reservation comes from.
+UP_CLASS, UP_POINT, UP_GPU, DOWN_CLASS, DOWN_GPU = range(5)
+
+
+class AncillaryPairs(NamedTuple):
+    """Every (offer, unit of load) pair that may carry an ancillary reservation ``a[i,t]``.
+
+    A unit is a source of droppable load: an own ASIC class at its nameplate (``UP_CLASS``,
+    ``unit`` = class), at one of its operating points (``UP_POINT``, ``unit`` = point), an
+    interruptible GPU class (``UP_GPU``, ``unit`` = GPU class); or, for REGDN, the headroom to
+    raise load of an own ASIC class (``DOWN_CLASS``) or an interruptible GPU class
+    (``DOWN_GPU``).
+
+    Attributes
+    ----------
+    offer, kind, unit, site : int64[N]
+    margin_usd_per_mwh : float64[N, T]
+        ``m[i,t]``: what one MWh deployed costs in lost margin, >= 0 [USD/MWh]
+        (docs/model.md §5.4.14).
+    """
+
+    offer: np.ndarray
+    kind: np.ndarray
+    unit: np.ndarray
+    site: np.ndarray
+    margin_usd_per_mwh: np.ndarray
+
+
+def _per_mwh(revenue: np.ndarray, energy: np.ndarray) -> np.ndarray:
+    """``revenue / energy`` where energy > 0, else 0 [USD/MWh]."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(energy > 0, revenue / np.where(energy > 0, energy, 1.0), 0.0)
+
+
+def class_top_point(d: LpData) -> tuple[np.ndarray, np.ndarray]:
+    """``E`` and ``R`` [C, T] of each class at its most power-hungry point in each hour."""
+    E, R = d.energy_mwh.copy(), d.revenue_usd.copy()
+    for p, c in enumerate(d.point_class):
+        higher = d.point_energy_mwh[p] > E[c]
+        E[c] = np.where(higher, d.point_energy_mwh[p], E[c])
+        R[c] = np.where(higher, d.point_revenue_usd[p], R[c])
+    return E, R
+
+
+def ancillary_pairs(d: LpData) -> AncillaryPairs:
+    """The pairs that carry ancillary reservations, in offer order (docs/model.md §5.4.14).
+
+    Deployment margins: dropping a MWh of a unit loses ``max(0, R/E - pi)``; raising a MWh
+    (REGDN) costs ``max(0, pi - R/E)`` at the class's most power-hungry point. Both clipped at
+    0: a deployment is never counted as a gain.
+    """
+    T = d.hours
+    own = np.flatnonzero(~d.class_hosted)
+    interruptible = np.flatnonzero(d.gpu_interruptible)
+    points = np.flatnonzero(~d.class_hosted[d.point_class]) if d.n_points else np.zeros(0, int)
+    rows: list[tuple[int, int, int]] = []
+    for j in range(d.n_ancillary):
+        s = d.ancillary_site[j]
+        if d.ancillary_asics[j]:
+            classes = own[d.class_site[own] == s]
+            if d.ancillary_down[j]:
+                rows += [(j, DOWN_CLASS, c) for c in classes]
+            else:
+                rows += [(j, UP_CLASS, c) for c in classes]
+                rows += [(j, UP_POINT, p) for p in points if d.class_site[d.point_class[p]] == s]
+        if d.ancillary_gpus[j]:
+            kind = DOWN_GPU if d.ancillary_down[j] else UP_GPU
+            rows += [(j, kind, k) for k in interruptible[d.gpu_site[interruptible] == s]]
+    table = np.array(rows, dtype=np.int64).reshape(-1, 3)
+    offer, kind, unit = table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy()
+    site = d.ancillary_site[offer]
+    pi = d.price_usd_per_mwh[site] if len(site) else np.zeros((0, T))
+    E_top, R_top = class_top_point(d)
+    value = np.zeros((len(offer), T))
+    for k, (R, E) in {
+        UP_CLASS: (d.revenue_usd, d.energy_mwh),
+        UP_POINT: (d.point_revenue_usd, d.point_energy_mwh),
+        UP_GPU: (d.gpu_revenue_usd, d.gpu_energy_mwh),
+        DOWN_CLASS: (R_top, E_top),
+        DOWN_GPU: (d.gpu_revenue_usd, d.gpu_energy_mwh),
+    }.items():
+        sel = kind == k
+        if sel.any():
+            value[sel] = _per_mwh(R[unit[sel]], E[unit[sel]])
+    down = (kind == DOWN_CLASS) | (kind == DOWN_GPU)
+    margin = np.maximum(np.where(down[:, None], pi - value, value - pi), 0.0)
+    return AncillaryPairs(offer, kind, unit, site, margin)
 
 
 def lp_data(scenario: Scenario, scores: Scores) -> LpData:
@@ -248,6 +382,7 @@ def lp_data(scenario: Scenario, scores: Scores) -> LpData:
         in_horizon / in_month
     )
     curtail = s.site_matrix("curtailment_mw")
+    offers = s.ancillary
     return LpData(
         index=s.index,
         site_names=tuple(s.site_names),
@@ -321,4 +456,18 @@ def lp_data(scenario: Scenario, scores: Scores) -> LpData:
         ),
         btc_price_usd=np.broadcast_to(np.asarray(s.market.btc_price_usd, dtype=float), (T,)),
         hashprice_usd_per_ph_day=np.asarray(scores.hashprice_usd_per_ph_day, dtype=float),
+        point_class=np.asarray(scores.point_class, dtype=np.int64),
+        point_revenue_usd=np.asarray(scores.point_revenue_usd, dtype=float).reshape(-1, T),
+        point_energy_mwh=np.asarray(scores.point_energy_mwh, dtype=float).reshape(-1, T),
+        ancillary_names=tuple(a.name for a in offers),
+        ancillary_products=tuple(a.product for a in offers),
+        ancillary_site=np.array([a.site for a in offers], dtype=np.int64),
+        ancillary_down=np.array([a.down for a in offers], dtype=bool),
+        ancillary_price_usd_per_mw_hour=np.array(
+            [a.price_usd_per_mw_hour for a in offers], dtype=float
+        ).reshape(-1, T),
+        ancillary_max_mw=np.array([a.max_mw for a in offers], dtype=float),
+        ancillary_deployment_share=np.array([a.deployment_share for a in offers], dtype=float),
+        ancillary_asics=np.array([a.asics for a in offers], dtype=bool),
+        ancillary_gpus=np.array([a.gpus for a in offers], dtype=bool),
     )

@@ -32,6 +32,15 @@ _FAMILY_TEXT = {
     "min_take": "monthly minimum take (row 7)",
     "ramp": "ramp limits (row 8)",
     "shortfall": "firm shortfall (row 9)",
+    # rows that a zero reservation or the nameplate always satisfies on their own; they show
+    # up in an IIS only beside the limit they repeat (docs/model.md §5.4.14-15)
+    "operating_mix": "operating points (one mix per class and hour)",
+    "ancillary_up": "ancillary reserve within the droppable load",
+    "ancillary_down": "REGDN within the machines' headroom",
+    "ancillary_offer": "ancillary offer max_mw",
+    "regdn_import": "import limit (row 2) with REGDN headroom",
+    "regdn_mining_hall": "mining halls (row 3) with REGDN headroom",
+    "regdn_hpc_hall": "HPC halls (row 4) with REGDN headroom",
 }
 
 

@@ -32,7 +32,17 @@ from __future__ import annotations
 import numpy as np
 
 from optimizer.errors import SolverError
-from optimizer.lp.data import LpData
+from optimizer.lp.data import (
+    DOWN_CLASS,
+    DOWN_GPU,
+    UP_CLASS,
+    UP_GPU,
+    UP_POINT,
+    AncillaryPairs,
+    LpData,
+    ancillary_pairs,
+    class_top_point,
+)
 from optimizer.lp.model import INF, Block, Lp, LpBuilder
 
 
@@ -56,7 +66,10 @@ def add_variables(b: LpBuilder, d: LpData) -> dict[str, np.ndarray]:
       resale pays, spilled otherwise);
     - ``w[k,t]``: firm MWh of class k not served (bounded by :func:`add_firm_shortfall`);
     - ``z[s,mu]``: monthly minimum-take shortfall [MWh];
-    - ``L[s,t]``: site load [MW], defined by :func:`add_load_definition`.
+    - ``L[s,t]``: site load [MW], defined by :func:`add_load_definition`;
+    - ``up[p,t] <= 1``: fraction of operating point p's class running at p (§5.4.15);
+    - ``a[i,t]``: MW reserved for ancillary pair i (:func:`~optimizer.lp.data.ancillary_pairs`,
+      §5.4.14).
     """
     S, T, C, K = d.n_sites, d.hours, len(d.class_names), len(d.gpu_names)
     G = d.gpu_max_servers
@@ -72,6 +85,8 @@ def add_variables(b: LpBuilder, d: LpData) -> dict[str, np.ndarray]:
     b.add_vars("w", (len(gpu_w), T), 0.0, INF)
     b.add_vars("z", (S, d.n_months), 0.0, INF)
     b.add_vars("L", (S, T), 0.0, INF)
+    b.add_vars("up", (d.n_points, T), 0.0, 1.0)
+    b.add_vars("a", (len(ancillary_pairs(d).offer), T), 0.0, INF)
     return {"gpu_v": gpu_v, "gpu_w": gpu_w}
 
 
@@ -100,6 +115,7 @@ def set_objective(b: LpBuilder, d: LpData, gpu_v: np.ndarray, gpu_w: np.ndarray)
         d.gpu_sla_penalty_usd_per_mwh[gpu_w, None] + d.gpu_pass_through_usd_per_mwh[gpu_w],
     )
     b.add_cost(b.cols["z"], d.shortfall_usd_per_mwh[:, None])
+    b.add_cost(b.cols["up"], -d.point_revenue_usd)
     b.offset += float((d.ppa_price_usd_per_mwh[:, None] * d.ppa_block_mw).sum())
 
 
@@ -116,8 +132,15 @@ def add_load_definition(b: LpBuilder, d: LpData, gpu_v: np.ndarray, gpu_w: np.nd
         (_site_hour_rows(d.gpu_site[gpu_v], T), c["v"].ids(), d.gpu_energy_mwh[gpu_v]),
         (_site_hour_rows(d.gpu_site[gpu_w], T), c["w"].ids(), -1.0),
         (np.arange(S * T), c["L"].ids(), -1.0),
+        _point_terms(b, d),
     ]
     return b.add_rows("load", (S, T), terms, 0.0, 0.0)
+
+
+def _point_terms(b: LpBuilder, d: LpData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``E_p up[p,t]`` in site-hour rows: the energy of classes running at operating points."""
+    T = d.hours
+    return (_site_hour_rows(d.class_site[d.point_class], T), b.cols["up"].ids(), d.point_energy_mwh)
 
 
 def add_energy_balance(b: LpBuilder, d: LpData) -> Block:
@@ -153,6 +176,7 @@ def add_mining_halls(b: LpBuilder, d: LpData) -> Block:
     terms = [
         (_site_hour_rows(d.class_site, T), c["u"].ids(), d.energy_mwh),
         (np.arange(S * T), np.repeat(c["y"].ids()[:, None], T, 1), 1.0),
+        _point_terms(b, d),
     ]
     return b.add_rows(
         "mining_hall", (S, T), terms, -INF, np.repeat(d.mining_hall_mw[:, None], T, 1)
@@ -359,6 +383,188 @@ def add_firm_shortfall(b: LpBuilder, d: LpData, gpu_w: np.ndarray) -> np.ndarray
     return sites
 
 
+def add_operating_points(b: LpBuilder, d: LpData) -> np.ndarray:
+    """Operating points (docs/model.md §5.4.15): ``u[c,t] + sum_{p of c} up[p,t] <= 1``.
+
+    One row per hour for each class with operating points: the class's machines run at a mix
+    of nameplate and points, or are off. Returns the classes of the rows.
+    """
+    T = d.hours
+    classes = np.unique(d.point_class)
+    local = np.full(len(d.class_names), -1, dtype=np.int64)
+    local[classes] = np.arange(len(classes))
+    terms = [
+        (_site_hour_rows(np.arange(len(classes)), T), b.cols["u"].ids()[classes], 1.0),
+        (_site_hour_rows(local[d.point_class], T), b.cols["up"].ids(), 1.0),
+    ]
+    b.add_rows("operating_mix", (len(classes), T), terms, -INF, 1.0)
+    return classes
+
+
+def _unit_rows(pairs: AncillaryPairs, sel: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct ``(kind, unit)`` of the selected pairs, and each pair's local row ``[n, T]``."""
+    keys = pairs.kind[sel] * (1 << 40) + pairs.unit[sel]
+    units, local = np.unique(keys, return_inverse=True)
+    return units, _site_hour_rows(local.astype(np.int64), T)
+
+
+def add_ancillary(b: LpBuilder, d: LpData) -> AncillaryPairs:
+    """Ancillary services from curtailable load (docs/model.md §5.4.14).
+
+    ``a[i,t]`` reserves MW for offer ``j(i)`` from unit ``i``'s load (pairs:
+    :func:`~optimizer.lp.data.ancillary_pairs`); it earns ``p_as[j,t]`` per MW and costs
+    ``delta[j] m[i,t]`` (expected deployment times the margin of the load moved).
+
+    - ``ancillary_up``: per unit and hour, ``sum_i a[i,t] <= E x`` (the unit's running load:
+      ``E u``, ``E_p up`` or ``Eg v``): never more than the load that can be dropped;
+    - ``ancillary_down`` (REGDN): ``sum_i a[i,t] + sum E u <= E_top`` per ASIC class (the
+      load its machines can add, up to the most power-hungry point) and
+      ``sum_i a[i,t] + Eg (f + v - n) <= 0`` per interruptible GPU class;
+    - ``ancillary_offer``: ``sum_{i of j} a[i,t] <= max_mw[j]`` where finite;
+    - ``regdn_import``, ``regdn_mining_hall``, ``regdn_hpc_hall``: per site with REGDN, the
+      raised load fits the import cap ``L + sum a <= Cap``, the mining halls (ASIC part)
+      and the HPC halls (GPU part).
+    """
+    T, S = d.hours, d.n_sites
+    pairs = ancillary_pairs(d)
+    a = b.cols["a"].ids()
+    c = b.cols
+    j = pairs.offer
+    b.add_cost(
+        c["a"],
+        -d.ancillary_price_usd_per_mw_hour[j]
+        + d.ancillary_deployment_share[j, None] * pairs.margin_usd_per_mwh,
+    )
+    gpu_row = np.full(len(d.gpu_names), -1, dtype=np.int64)
+    gpu_row[np.flatnonzero(d.gpu_interruptible)] = np.arange(int(d.gpu_interruptible.sum()))
+    # dropping load
+    up = np.isin(pairs.kind, (UP_CLASS, UP_POINT, UP_GPU))
+    units, rows = _unit_rows(pairs, up, T)
+    kind, unit = units >> 40, units & ((1 << 40) - 1)
+    load_col = np.zeros((len(units), T), dtype=np.int64)
+    load_coef = np.zeros((len(units), T))
+    for k, block, E in (
+        (UP_CLASS, "u", d.energy_mwh),
+        (UP_POINT, "up", d.point_energy_mwh),
+        (UP_GPU, "v", d.gpu_energy_mwh),
+    ):
+        sel = kind == k
+        if sel.any():
+            rows_of = gpu_row[unit[sel]] if k == UP_GPU else unit[sel]  # v: interruptible only
+            load_col[sel], load_coef[sel] = c[block].ids()[rows_of], E[unit[sel]]
+    local = np.arange(len(units) * T).reshape(len(units), T)
+    b.add_rows(
+        "ancillary_up",
+        (len(units), T),
+        [(rows, a[up], 1.0), (local, load_col, -load_coef)],
+        -INF,
+        0.0,
+    )
+    # raising load (REGDN): the machines' headroom
+    down = ~up
+    units, rows = _unit_rows(pairs, down, T)
+    kind, unit = units >> 40, units & ((1 << 40) - 1)
+    local = np.arange(len(units) * T).reshape(len(units), T)
+    E_top, _ = class_top_point(d)
+    terms = [(rows, a[down], 1.0)]
+    upper = np.zeros((len(units), T))
+    asic = np.flatnonzero(kind == DOWN_CLASS)
+    if asic.size:
+        cls = unit[asic]
+        terms.append((local[asic], c["u"].ids()[cls], d.energy_mwh[cls]))
+        upper[asic] = E_top[cls]
+        slot = np.full(len(d.class_names), -1, dtype=np.int64)
+        slot[cls] = asic
+        pts = np.flatnonzero(slot[d.point_class] >= 0)
+        terms.append((local[slot[d.point_class[pts]]], c["up"].ids()[pts], d.point_energy_mwh[pts]))
+    gpu = np.flatnonzero(kind == DOWN_GPU)
+    if gpu.size:
+        k = unit[gpu]
+        Eg = d.gpu_energy_mwh[k]
+        terms += [
+            (local[gpu], c["v"].ids()[gpu_row[k]], Eg),
+            (local[gpu], np.repeat(c["f"].ids()[k, None], T, 1), Eg),
+            (local[gpu], np.repeat(c["n"].ids()[k, None], T, 1), -Eg),
+        ]
+    b.add_rows("ancillary_down", (len(units), T), terms, -INF, upper)
+    # offer limits
+    capped = np.flatnonzero(np.isfinite(d.ancillary_max_mw))
+    slot = np.full(d.n_ancillary, -1, dtype=np.int64)
+    slot[capped] = np.arange(len(capped))
+    has = slot[j] >= 0
+    b.add_rows(
+        "ancillary_offer",
+        (len(capped), T),
+        [(_site_hour_rows(slot[j[has]], T), a[has], 1.0)],
+        -INF,
+        np.repeat(d.ancillary_max_mw[capped, None], T, 1),
+    )
+    # REGDN: the raised load under every site cap
+    sites = np.unique(pairs.site[down])
+    at = np.full(S, -1, dtype=np.int64)
+    at[sites] = np.arange(len(sites))
+    n = len(sites)
+    hall_asic = down & (pairs.kind == DOWN_CLASS)
+    hall_gpu = down & (pairs.kind == DOWN_GPU)
+    own_rows = _site_hour_rows(at[pairs.site], T)
+    in_site = at[d.class_site] >= 0
+    gpu_in = at[d.gpu_site] >= 0
+    v_in = np.flatnonzero(gpu_in & d.gpu_interruptible)
+    pts = np.flatnonzero(at[d.class_site[d.point_class]] >= 0)
+    b.add_rows(
+        "regdn_import",
+        (n, T),
+        [
+            (own_rows[down], a[down], 1.0),
+            (_site_hour_rows(np.arange(n), T), c["L"].ids()[sites], 1.0),
+        ],
+        -INF,
+        d.import_cap_mw[sites],
+    )
+    b.add_rows(
+        "regdn_mining_hall",
+        (n, T),
+        [
+            (own_rows[hall_asic], a[hall_asic], 1.0),
+            (
+                _site_hour_rows(at[d.class_site[in_site]], T),
+                c["u"].ids()[in_site],
+                d.energy_mwh[in_site],
+            ),
+            (
+                _site_hour_rows(at[d.class_site[d.point_class[pts]]], T),
+                c["up"].ids()[pts],
+                d.point_energy_mwh[pts],
+            ),
+            (_site_hour_rows(np.arange(n), T), np.repeat(c["y"].ids()[sites, None], T, 1), 1.0),
+        ],
+        -INF,
+        np.repeat(d.mining_hall_mw[sites, None], T, 1),
+    )
+    firm_in = np.flatnonzero(gpu_in)
+    b.add_rows(
+        "regdn_hpc_hall",
+        (n, T),
+        [
+            (own_rows[hall_gpu], a[hall_gpu], 1.0),
+            (
+                _site_hour_rows(at[d.gpu_site[firm_in]], T),
+                np.repeat(c["f"].ids()[firm_in, None], T, 1),
+                d.gpu_energy_mwh[firm_in],
+            ),
+            (
+                _site_hour_rows(at[d.gpu_site[v_in]], T),
+                c["v"].ids()[gpu_row[v_in]],
+                d.gpu_energy_mwh[v_in],
+            ),
+            (_site_hour_rows(np.arange(n), T), np.repeat(c["y"].ids()[sites, None], T, 1), -1.0),
+        ],
+        -INF,
+        np.repeat(d.existing_hpc_mw[sites, None], T, 1),
+    )
+    return pairs
+
+
 def add_peak_adders(b: LpBuilder, d: LpData) -> None:
     """Coincident-peak adders (docs/model.md §5.4.13): ``kappa[s,t] L[s,t]`` added to the cost."""
     b.add_cost(b.cols["L"], d.peak_adder_usd_per_mwh)
@@ -392,8 +598,11 @@ def build_lp(d: LpData) -> Lp:
     Returns
     -------
     Lp
-        Blocks ``u n f v y g q w z L`` (columns) and ``load energy_balance import mining_hall
-        hpc_hall servers lease uptime min_take ramp shortfall shortfall_gap`` (rows).
+        Blocks ``u n f v y g q w z L up a`` (columns) and ``load energy_balance import
+        mining_hall hpc_hall servers lease uptime min_take ramp shortfall shortfall_gap
+        operating_mix ancillary_up ancillary_down ancillary_offer regdn_import
+        regdn_mining_hall regdn_hpc_hall`` (rows; ``up``, ``a`` and the last seven empty
+        without operating points and ancillary offers).
     """
     b = LpBuilder()
     idx = add_variables(b, d)
@@ -412,6 +621,8 @@ def build_lp(d: LpData) -> Lp:
     _, take_sites = add_min_take(b, d)
     _, ramp_sites = add_ramp_limits(b, d)
     add_firm_shortfall(b, d, gpu_w)
+    add_operating_points(b, d)
+    add_ancillary(b, d)
     _check_finite(b, d)
     return b.finish(
         gpu_v=gpu_v,

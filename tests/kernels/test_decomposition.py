@@ -85,8 +85,8 @@ def hour_lp(t, val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2):
 @pytest.mark.parametrize("seed", range(4))
 def test_greedy_value_is_the_lp_optimum(seed):
     args = random_hours(np.random.default_rng(100 + seed), T=60, ties=seed % 2 == 1)
-    x, out = greedy_hours(*args)
-    val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2 = args
+    _, out = greedy_hours(*args)
+    val, imp, base, forced, block = args[0], args[5], args[6], args[7], args[8]
     checked = 0
     for t in range(val.shape[1]):
         if base[t] + forced[t] > imp[t] or base[t] > block[t]:

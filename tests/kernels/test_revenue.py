@@ -18,7 +18,7 @@ from kernels.bitcoin import (
     hashprice_usd_per_ph_day,
     network_hashrate_ehs,
 )
-from kernels.revenue import block_hours_for
+from kernels.inputs import block_hours_for
 
 RTOL = 1e-9
 ATOL = 1e-12  # for entries that are exactly 0 in one implementation
@@ -188,6 +188,46 @@ def test_two_machines_in_one_class_add_up(impl):
     assert_allclose(f.energy_mwh[0], 3.5 * np.array([1.05, 1.15, 1.30]) / 1000, rtol=1e-12)
 
 
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_operating_point_derates_and_trips_like_the_nameplate(impl):
+    args = one_machine()
+    # an underclocked preset: 150 TH/s at 2.5 kW (16.7 J/TH vs 17.5 at nameplate)
+    f = impl.score_asics(
+        **args,
+        point_class=np.array([0]),
+        point_hashrate_ths=np.array([150.0]),
+        point_power_kw=np.array([2.5]),
+    )
+    # hour 0: 150 * 0.95 = 142.5 TH/s -> 0.21375 USD; 2.5 kW * 1.05 / 1000 MWh
+    # hour 1: dT = 5 -> 142.5 * 0.9 = 128.25 TH/s * 0.0016; 2.5 * 1.05 * 1.15 / 1000
+    # hour 2: tripped at 45 C
+    assert_allclose(f.point_revenue_usd[0], [0.21375, 128.25 * 0.0016, 0.0], rtol=1e-12)
+    assert_allclose(f.point_energy_mwh[0], [0.002625, 2.5 * 1.05 * 1.15 / 1000, 0.0], rtol=1e-12)
+    # the nameplate figures are untouched by the point
+    assert_allclose(f.revenue_usd[0], HAND_R, rtol=1e-12)
+    assert_allclose(f.machine_revenue_usd, [0.285 + 0.2736], rtol=1e-12)
+    # a hosted machine at a point earns the hosting rate on the point's energy
+    g = impl.score_asics(
+        **one_machine(hosted=True),
+        point_class=np.array([0]),
+        point_hashrate_ths=np.array([150.0]),
+        point_power_kw=np.array([2.5]),
+    )
+    assert_allclose(g.point_revenue_usd[0], 80.0 * f.point_energy_mwh[0], rtol=1e-12)
+
+
+def test_operating_points_must_come_sorted_by_class():
+    args = one_machine()
+    args["klass"], args["n_classes"] = np.array([1]), 2
+    with pytest.raises(ValueError, match="non-decreasing"):
+        revenue.score_asics(
+            **args,
+            point_class=np.array([1, 0]),
+            point_hashrate_ths=np.array([150.0, 100.0]),
+            point_power_kw=np.array([2.5, 2.0]),
+        )
+
+
 # --------------------------------------------------------------------------- GPU by hand
 
 
@@ -238,7 +278,11 @@ def random_fleet(seed: int, n_sites: int, n_cooling: int, n_hours: int, n_machin
     t_max_c = rng.uniform(25.0, 50.0, n_machines)
     if n_machines and rng.random() < 0.5:
         t_max_c[0] = -50.0  # a machine that never runs
+    point_class = np.sort(rng.integers(0, n_classes, int(rng.integers(0, 7))))
     return dict(
+        point_class=point_class,
+        point_hashrate_ths=rng.uniform(13.0, 400.0, len(point_class)),
+        point_power_kw=rng.uniform(1.3, 7.0, len(point_class)),
         usd_per_th_hour=rng.uniform(0.5e-3, 3e-3, n_hours),
         temp_c=rng.uniform(-10.0, 50.0, (n_sites, n_hours)),
         price_usd_per_mwh=rng.uniform(-60.0, 250.0, (n_sites, n_hours)),
@@ -309,8 +353,16 @@ def test_fused_asics_match_numpy_twin(shape):
     args = random_fleet(**shape)
     got = revenue.score_asics(**args)
     want = reference.score_asics(**args)
-    for field in ("revenue_usd", "energy_mwh", "machine_revenue_usd", "machine_energy_mwh"):
+    for field in (
+        "revenue_usd",
+        "energy_mwh",
+        "machine_revenue_usd",
+        "machine_energy_mwh",
+        "point_revenue_usd",
+        "point_energy_mwh",
+    ):
         assert_allclose(getattr(got, field), getattr(want, field), rtol=RTOL, atol=ATOL)
+    assert got.point_revenue_usd.shape == (len(args["point_class"]), shape["n_hours"])
     assert_array_equal(got.machine_hours_in_money, want.machine_hours_in_money)
     assert_allclose(
         got.machine_mean_breakeven_usd_per_mwh,
@@ -325,6 +377,8 @@ def test_fused_asics_match_numpy_twin(shape):
 @given(shape=fleet_shapes)
 def test_matrix_asics_match_numpy_twin_and_fused_class_sums(shape):
     args = random_fleet(**shape)
+    for key in ("point_class", "point_hashrate_ths", "point_power_kw"):
+        del args[key]  # machine matrices are at nameplate
     got = revenue.score_asics_matrix(**args)
     want = reference.score_asics_matrix(**args)
     for g, w in zip(got, want, strict=True):

@@ -46,6 +46,17 @@ def test_example_matches_the_brief(example):
         and ppa.price_usd_per_mwh == 38
         and ppa.resale_factor == pytest.approx(0.98)
     )
+    # the revenue stack: S21 XP firmware presets and ECRS/RRS offers from the own ASICs
+    (xp,) = [c for c in s.classes if c.model == "S21 XP"]
+    assert xp.operating_points == ((2.4, 205.0), (3.0, 240.0), (4.1, 290.0))
+    assert [c.operating_points for c in s.classes if c.model != "S21 XP"] == [()] * 4
+    ecrs, rrs = s.ancillary
+    assert (ecrs.product, ecrs.max_mw, ecrs.deployment_share) == ("ECRS", 30.0, 0.02)
+    assert (rrs.product, rrs.max_mw, rrs.deployment_share) == ("RRS", 20.0, 0.01)
+    assert ecrs.asics and not ecrs.gpus
+    # a full year of synthetic prices at the 2024 levels: ECRS 9.62, RRS 5 USD/MW-h
+    assert ecrs.price_usd_per_mw_hour.mean() == pytest.approx(9.62, rel=1e-12)
+    assert rrs.price_usd_per_mw_hour.mean() == pytest.approx(5.0, rel=1e-12)
     m = s.market
     assert m.btc_price_usd[0] == 90000 and m.fees_btc_per_block[0] == 0.03 and m.pool_fee == 0.02
     assert m.height[0] == 925000
@@ -69,8 +80,10 @@ def test_written_example_loads_back_identical(tmp_path, example):
     path = write_example(tmp_path / "ex")
     assert sorted(p.name for p in (tmp_path / "ex").iterdir()) == [
         "curtailment.csv",
+        "ecrs_prices.csv",
         "peaks.csv",
         "prices.csv",
+        "rrs_prices.csv",
         "scenario.toml",
         "temperature.csv",
     ]

@@ -311,6 +311,7 @@ def test_registry_names_and_dispatch():
     assert sorted(GENERATORS) == [
         "coincident_peaks",
         "curtailment_orders",
+        "ercot_as_price",
         "ercot_west_price",
         "west_texas_temp",
     ]

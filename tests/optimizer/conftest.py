@@ -177,6 +177,19 @@ def assert_accounting(result: Plan, rtol: float = 1e-9) -> None:
         atol=1e-6,
     )
     assert math.isfinite(s.margin_usd)
+    assert_ancillary_within_load(result)
+
+
+def assert_ancillary_within_load(result: Plan) -> None:
+    """In no hour is more AS reserved than the load that could be dropped (own ASICs and
+    interruptible GPUs running) or, for REGDN, raised under the import cap (docs/model.md
+    §5.4.14)."""
+    d, a = result.data, result.arrays
+    up = sum(a[f"as_{p.lower()}_mw"] for p in set(d.ancillary_products) - {"REGDN"})
+    droppable = a["mining_mw"] - a["hosted_asic_mw"] + a["hpc_interruptible_mw"]
+    assert (np.asarray(up) <= droppable + 1e-6).all()
+    if "as_regdn_mw" in a:
+        assert (a["as_regdn_mw"] <= d.import_cap_mw - a["load_mw"] + 1e-6).all()
 
 
 @pytest.fixture(scope="session")

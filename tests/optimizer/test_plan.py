@@ -471,6 +471,7 @@ def test_cli_plans_the_built_in_example(tmp_path, tiny):
             "revenue_hpc_usd",
             "pass_through_usd",
             "resale_credit_usd",
+            "revenue_ancillary_usd",
         )
     )
     parts -= sum(
@@ -484,9 +485,25 @@ def test_cli_plans_the_built_in_example(tmp_path, tiny):
             "gpu_capex_usd",
             "sla_penalty_usd",
             "shortfall_usd",
+            "ancillary_deployment_usd",
         )
     )
     assert summary["margin_usd"] == pytest.approx(parts, rel=1e-9)
+    # the example offers ECRS (<= 30 MW) and RRS (<= 20 MW) from its own ASICs: both earn,
+    # never above their caps
+    for product, cap in (("ECRS", 30.0), ("RRS", 20.0)):
+        stream = summary["ancillary"][product]
+        assert stream["revenue_usd"] > 0 and stream["max_reserved_mw"] <= cap + 1e-6
+    assert summary["revenue_ancillary_usd"] == pytest.approx(
+        sum(a["revenue_usd"] for a in summary["ancillary"].values()), rel=1e-12
+    )
+    # plan.csv: reserved MW per product, in no hour above the load the own ASICs could drop
+    rows = pd.read_csv(tmp_path / "plan.csv")
+    reserved = rows["as_ecrs_mw"] + rows["as_rrs_mw"]
+    assert (reserved <= rows["mining_mw"] - rows["hosted_asic_mw"] + 1e-5).all()
+    assert reserved.sum() == pytest.approx(
+        sum(a["reserved_mwh"] for a in summary["ancillary"].values()), rel=1e-6
+    )
     assert summary["margin_usd"] == pytest.approx(summary["objective_usd"], rel=1e-9)
     # at the example's 10 % WACC a converted MW costs 9 MUSD x CRF(0.1, 10) / 8760 = 167.2
     # USD/h, more than the tenant's rent nets: the lease stays at its 10 MW minimum of IT
