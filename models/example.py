@@ -195,9 +195,19 @@ def example_text() -> str:
     return _render({k: {"synthetic": gen, **params} for k, (_, _, gen, params) in SERIES.items()})
 
 
-def example_doc() -> dict:
-    """The built-in example as a scenario document (synthetic series)."""
-    return tomllib.loads(example_text())
+def example_doc(revenue_stack: bool = True) -> dict:
+    """The built-in example as a scenario document (synthetic series).
+
+    ``revenue_stack=False`` leaves out its ancillary-service offers and the S21 XPs' operating
+    points: the example as it was before the ERCOT revenue stack, which the decomposed solver
+    covers (benchmarks and the decomposition's tests use it).
+    """
+    doc = tomllib.loads(example_text())
+    if not revenue_stack:
+        doc.pop("ancillary", None)
+        for row in doc["fleet"]:
+            row.pop("operating_points", None)
+    return doc
 
 
 def example_scenario() -> Scenario:

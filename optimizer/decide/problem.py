@@ -345,7 +345,16 @@ def rescale_scores(scenario: Scenario, template: Scenario, scores: Scores) -> Sc
         dtype=float,
     )
     return Scores(
-        R, scores.asic_energy_mwh, Rg, scores.gpu_energy_mwh, usd, hashprice, pd.DataFrame()
+        R,
+        scores.asic_energy_mwh,
+        Rg,
+        scores.gpu_energy_mwh,
+        usd,
+        hashprice,
+        pd.DataFrame(),
+        scores.point_class,
+        scores.point_revenue_usd * (usd / usd_t),  # operating points: own machines only
+        scores.point_energy_mwh,
     )
 
 

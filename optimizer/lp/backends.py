@@ -166,6 +166,14 @@ def new_highs():
     return h
 
 
+def same_threads(h) -> None:
+    """Give ``h`` the thread count of the process-wide HiGHS scheduler: a run with another
+    count fails (status "Not Set") until the scheduler is reset (small LPs that must not
+    reset it, e.g. the decomposition's master, call this)."""
+    if _highs_threads is not None:
+        h.setOptionValue("threads", _highs_threads)
+
+
 def highs_model(lp: Lp):
     """The LP as a ``highspy.HighsLp`` (column-wise matrix), for ``passModel``."""
     import highspy

@@ -49,7 +49,7 @@ from kernels.decomposition import (
     greedy_hours,
 )
 from optimizer.errors import SolverError
-from optimizer.lp.backends import Solution, new_highs
+from optimizer.lp.backends import Solution, new_highs, same_threads
 from optimizer.lp.data import LpData
 from optimizer.lp.formulation import shortfall_secant
 from optimizer.lp.model import Lp
@@ -64,6 +64,10 @@ _LAMBDA_MAX = 1e9  # USD per contracted hour: an uptime dual above this means "u
 def unsupported(d: LpData) -> list[str]:
     """Features of ``d`` the decomposition does not cover (empty: it covers them all)."""
     reasons = []
+    if d.n_points:
+        reasons.append("ASIC operating points (a class runs at a mix of power presets)")
+    if d.n_ancillary:
+        reasons.append("ancillary service offers (reserves tie the load of several classes)")
     if np.isfinite(d.ramp_mw_per_hour).any():
         sites = [d.site_names[s] for s in np.flatnonzero(np.isfinite(d.ramp_mw_per_hour))]
         reasons.append(f"ramp limits couple the hours (site {', '.join(sites)})")
@@ -691,7 +695,7 @@ class Master:
         S, K, T = d.n_sites, len(d.gpu_names), d.hours
         self.layout = lay = ZLayout(S, K)
         self.h = h = new_highs()
-        h.setOptionValue("threads", 1)
+        same_threads(h)
         inf = highspy.kHighsInf
         cost = np.zeros(lay.size + S)
         cost[lay.y] = d.conversion_usd_per_mw_hour * T

@@ -11,6 +11,7 @@ import pulp
 import pytest
 from click.testing import CliRunner
 
+from models.example import example_files
 from optimizer.cli import main
 
 HOURS = 48
@@ -34,7 +35,10 @@ def test_example_refuses_to_overwrite_without_force(runner, site):
     edited = site.read_text()
     result = runner.invoke(main, ["example", str(site.parent)])
     assert result.exit_code == 2
-    assert f"{site} already exists (and 4 more of its files); not overwritten" in result.output
+    others = len(example_files()) - 1  # the example's series files beside scenario.toml
+    assert (
+        f"{site} already exists (and {others} more of its files); not overwritten" in result.output
+    )
     assert "--force" in result.output and "Traceback" not in result.output
     assert site.read_text() == edited  # the edited scenario is untouched
     result = runner.invoke(main, ["example", str(site.parent), "--force"])

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from models import build_scenario
 from models.documents import set_field
 from models.example import example_doc
-from optimizer.errors import InfeasibleError
+from optimizer.errors import InfeasibleError, SolverError
 from optimizer.lp.data import lp_data
 from optimizer.lp.decomposed import solve_decomposed, unsupported
 from optimizer.lp.formulation import build_lp
@@ -60,7 +60,8 @@ def solve_both(scenario):
 
 @pytest.mark.parametrize("btc", [50_000, 90_000, 150_000])
 def test_example_two_weeks_agrees_with_the_monolithic_lp(tiny, btc):
-    doc = set_field(set_field(example_doc(), "scenario.hours", 336), "market.btc_price_usd", btc)
+    doc = set_field(example_doc(revenue_stack=False), "scenario.hours", 336)
+    doc = set_field(doc, "market.btc_price_usd", btc)
     dec, mono = solve_both(build_scenario(doc, source="<example>"))
     for p in (dec, mono):
         tiny.assert_accounting(p)
@@ -87,8 +88,19 @@ def test_example_two_weeks_agrees_with_the_monolithic_lp(tiny, btc):
     assert (a["import_value_usd_per_mwh"] <= b["import_value_usd_per_mwh"] + 1e-6).all()
 
 
+def test_the_revenue_stack_falls_back_and_says_why():
+    """Operating points and ancillary offers are not covered: auto solves the LP whole."""
+    doc = set_field(example_doc(), "scenario.hours", 48)
+    s = build_scenario(doc, source="<example>")
+    p = plan_scenario(s)
+    assert p.summary.method == "monolithic"
+    assert "operating points" in p.summary.method_note and "ancillary" in p.summary.method_note
+    with pytest.raises(SolverError, match="does not cover"):
+        plan_scenario(s, method="decomposed")
+
+
 def test_warm_start_changes_only_the_work():
-    doc = set_field(example_doc(), "scenario.hours", 336)
+    doc = set_field(example_doc(revenue_stack=False), "scenario.hours", 336)
     s = build_scenario(doc, source="<example>")
     d = lp_data(s, score_scenario(s))
     lp = build_lp(d)
