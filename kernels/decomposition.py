@@ -31,7 +31,7 @@ against every row). :func:`greedy_hours` is the numba kernel, ``kernels.referenc
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 GROUP_MINING = 0  #: ASIC classes, capped by the mining hall
 GROUP_HPC = 1  #: interruptible GPU servers, capped by the HPC hall
@@ -45,7 +45,7 @@ _EPS = 1e-9  # MWh: slack below which a cap counts as binding
 _FEAS = 1e-6  # relative: caps broken by less are the master LP's tolerance, not infeasibility
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def _hour(t, val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2, x, out, order):
     n = val.shape[1]
     # items with something to offer, by value per MWh, highest first (insertion sort)
@@ -172,11 +172,11 @@ def _hour(t, val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2, x, o
     out[t, OUT_INFEASIBLE] = infeasible
 
 
-@njit(cache=True)
+@njit(parallel=True, cache=True)
 def _greedy_hours(val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2, x, out):
-    order = np.empty(val.shape[1], dtype=np.int64)
-    for t in range(val.shape[0]):
-        _hour(t, val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2, x, out, order)
+    order = np.empty(val.shape, dtype=np.int64)  # one sort scratch row per hour
+    for t in prange(val.shape[0]):
+        _hour(t, val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2, x, out, order[t])
 
 
 def greedy_hours(val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2):

@@ -19,7 +19,7 @@ LAMBDA_MAX = 1e9  # USD per contracted hour: an uptime dual above this means "un
 # --------------------------------------------------------------------------- 1-D duals
 
 
-def minimize_pl(evaluate, lower, upper, start, tol):
+def minimize_pl(evaluate, lower, upper, start, tol, step=None):
     """Minimize independent convex piecewise-linear functions of one variable each.
 
     Parameters
@@ -33,6 +33,9 @@ def minimize_pl(evaluate, lower, upper, start, tol):
         First trial point (a previous optimum, to warm start).
     tol : float
         Absolute tolerance on the function values for "the tangents meet on the function".
+    step : numpy.ndarray, optional
+        First step out of ``start`` when bracketing (then x16 each time): how far the minimizer
+        moved last time. Default 1 from zero, ``1e-6 |start|`` otherwise.
 
     Returns
     -------
@@ -56,14 +59,16 @@ def minimize_pl(evaluate, lower, upper, start, tol):
     # find a bracket: slope(a) < 0 < slope(b), stepping out geometrically
     need_b = ~done & (slope < 0)
     need_a = ~done & (slope > 0)
-    step = np.maximum(1e-3 * np.abs(t), 1e-3)
+    if step is None:
+        step = np.where(t == 0, 1.0, 1e-6 * np.abs(t))  # a warm start sits at or by the minimizer
+    step = np.maximum(np.asarray(step, dtype=float), 1e-9 * np.maximum(np.abs(t), 1.0))
     while need_a.any() or need_b.any():
         if (need_b & (a >= cap) & ~np.isfinite(upper)).any():
             raise Unreachable()
         trial = t.copy()
         trial[need_b] = np.minimum(a[need_b] + step[need_b], cap[need_b])
         trial[need_a] = np.maximum(b[need_a] - step[need_a], lower[need_a])
-        step *= 4.0
+        step *= 16.0
         p, s, sl = evaluate(trial)
         evals += 1
         searching = need_a | need_b
@@ -183,6 +188,8 @@ class HourSolution:
 
 def mix(a: HourSolution, b: HourSolution, theta_hour: np.ndarray) -> HourSolution:
     """``theta a + (1 - theta) b`` hour by hour (loads and items; duals of ``a``)."""
+    if (theta_hour == 1.0).all():
+        return a
     x = theta_hour[None, :] * a.x + (1.0 - theta_hour[None, :]) * b.x
     out = a.out.copy()
     out[:, OUT_LOAD] = theta_hour * a.out[:, OUT_LOAD] + (1.0 - theta_hour) * b.out[:, OUT_LOAD]

@@ -88,6 +88,8 @@ class SiteProblem:
     min_take: np.ndarray  # [Mu] MWh
     last_uptime: np.ndarray = field(default=None)
     last_take: np.ndarray = field(default=None)
+    uptime_step: np.ndarray | None = None  # how far the multipliers moved last time
+    take_step: np.ndarray | None = None
 
     @classmethod
     def build(cls, d: LpData, s: int, layout: ZLayout, gpu_v, gpu_w, a_all, b_all) -> SiteProblem:
@@ -232,7 +234,7 @@ class SiteProblem:
         lower = np.zeros(Mu)
         upper = np.where(binding, p_short, 0.0)
         nu, (sa, sb, theta), final, passes = minimize_pl(
-            evaluate, lower, upper, np.where(binding, self.last_take, 0.0), 1e-12
+            evaluate, lower, upper, np.where(binding, self.last_take, 0.0), 1e-12, self.take_step
         )
         return mix(sa, sb, theta[self.month]), final, nu, passes
 
@@ -262,7 +264,12 @@ class SiteProblem:
 
             try:
                 lam, (sa, sb, theta), _, _ = minimize_pl(
-                    evaluate, np.zeros(1), np.full(1, np.inf), self.last_uptime, 1e-12
+                    evaluate,
+                    np.zeros(1),
+                    np.full(1, np.inf),
+                    self.last_uptime,
+                    1e-12,
+                    self.uptime_step,
                 )
             except Unreachable:
                 most, grad, ray = self.most_uptime(z, it)
@@ -280,7 +287,9 @@ class SiteProblem:
                 )
             primal = mix(sa.sol, sb.sol, np.full(self.d.hours, theta[0]))
             final, nu = cache.get(float(lam[0])) or self.solve_take(it, lam)[1:3]
+            self.uptime_step = _next_step(lam, self.last_uptime)
             self.last_uptime = lam
+        self.take_step = _next_step(nu, self.last_take)
         self.last_take = nu
         infeasible = final.out[:, OUT_INFEASIBLE] > 0
         if infeasible.any():
@@ -394,6 +403,12 @@ class SiteProblem:
         grad[lay.f] = np.where(own, gf, 0.0)
         grad[lay.n] = np.where(own, gn, 0.0)
         return grad
+
+
+def _next_step(new: np.ndarray, old: np.ndarray) -> np.ndarray:
+    """First bracketing step of the next search: the last move (1 where nothing moved yet)."""
+    moved = np.abs(np.asarray(new, dtype=float) - old)
+    return np.where(moved > 0, moved, np.where(new == 0, 1.0, 1e-6 * np.abs(new)))
 
 
 @dataclass(eq=False)
