@@ -442,11 +442,18 @@ class _FleetBuilder:
         point_sets = list(dict.fromkeys(self.points))
         point_set = np.array([point_sets.index(p) for p in self.points])[part_of]
         # Class key: site, model, band, contract, operating points; in order of appearance.
-        codes, uniques = pd.MultiIndex.from_arrays(
-            [cols["site"], cols["model"], band, contract, point_set]
-        ).factorize(sort=False)
+        fields = [cols["site"], cols["model"], band, contract, point_set]
+        key = np.zeros(total, dtype=np.int64)
+        for values in fields:  # one integer per distinct key (a MultiIndex is 10x slower)
+            codes, uniques = pd.factorize(values, sort=False)
+            key = key * max(len(uniques), 1) + codes
+        codes, _ = pd.factorize(key, sort=False)
         klass = np.asarray(codes, dtype=np.int64)
-        classes = [(int(s), str(m), int(b), c or None, int(p)) for s, m, b, c, p in uniques]
+        first = np.unique(klass, return_index=True)[1]  # first machine of each class
+        classes = [
+            (int(s), str(m), int(b), c or None, int(p))
+            for s, m, b, c, p in zip(*(f[first] for f in fields), strict=True)
+        ]
         counts = np.bincount(klass, minlength=len(classes))
         uptime_of = {c: u for c, u in self.contracts}
         out = []
