@@ -184,19 +184,12 @@ class SiteProblem:
             with np.errstate(divide="ignore", invalid="ignore"):
                 val[self.hosted] += np.where(E > 0, uptime_dual[:, None] / E, 0.0)
         nu = take_dual[self.month]
-        x, out = greedy_hours(
-            val,
-            it["qty"],
-            it["grp"],
-            it["cap_a"],
-            it["cap_v"],
-            it["imp"],
-            it["base"],
-            it["forced"],
-            self.d.ppa_block_mw[self.s],
-            self.m1 - nu,
-            self.m2 - nu,
-        )
+        return self.greedy(it, val, self.m1 - nu, self.m2 - nu)
+
+    def greedy(self, it: dict, val: np.ndarray, m1: np.ndarray, m2: np.ndarray) -> HourSolution:
+        """The hourly greedy over the items of ``it`` with values ``val`` and energy costs."""
+        caps = (it[k] for k in ("qty", "grp", "cap_a", "cap_v", "imp", "base", "forced"))
+        x, out = greedy_hours(val, *caps, self.d.ppa_block_mw[self.s], m1, m2)
         return HourSolution(x, out, self.month)
 
     def uptime_of(self, sol: HourSolution) -> np.ndarray:
@@ -331,20 +324,8 @@ class SiteProblem:
         with np.errstate(divide="ignore", invalid="ignore"):
             val[c] = np.where(E > 0, self.hashes[0] / E, 0.0)
         zero = np.zeros(self.d.hours)
-        x, out = greedy_hours(
-            val,
-            it["qty"],
-            it["grp"],
-            it["cap_a"],
-            it["cap_v"],
-            it["imp"],
-            it["base"],
-            it["forced"],
-            self.d.ppa_block_mw[self.s],
-            zero,
-            zero,
-        )
-        sol = HourSolution(x, out, self.month)
+        sol = self.greedy(it, val, zero, zero)
+        out = sol.out
         it1 = dict(it, val=val)
         hd = self.hour_duals(it1, sol)
         # as a dual ray of the LP: u's uptime row at 1, energy free (assemble takes kappa off e)
