@@ -216,7 +216,13 @@ def duals_of(d: LpData, lp: Lp, sol: Solution) -> tuple[pd.DataFrame, pd.DataFra
         }
     )
     y = lp.cols["y"]
-    conversion = -y.take(sol.col_dual) if sol.col_dual is not None else np.full(y.shape, np.nan)
+    # one more convertible MW is worth something only where the bound y <= Y binds
+    at_bound = y.take(sol.x) >= d.convertible_mw - 1e-9 * np.maximum(1.0, d.convertible_mw)
+    conversion = (
+        np.where(at_bound, np.maximum(-y.take(sol.col_dual), 0.0), 0.0)
+        if sol.col_dual is not None
+        else np.full(y.shape, np.nan)
+    )
     site_duals = pd.DataFrame(
         {
             "site": list(d.site_names),

@@ -541,3 +541,22 @@ def test_wash_trades_are_netted_without_changing_load_or_margin(tiny):
         net_wash_trades(d.__class__(**{**d.__dict__, "resale_factor": np.array([0.95])}), lp, x)
         is x
     )
+
+
+@pytest.mark.parametrize("backend", ["decomposed", "highs"])
+def test_conversion_value_is_zero_where_nothing_is_converted(tiny, backend):
+    # converting costs 500 USD per MW-hour against cloud servers that earn 100 per MW-hour:
+    # y = 0, the bound y <= 5 does not bind, one more convertible MW is worth nothing (the
+    # negated reduced cost, -400 x 3 h, is the net cost of converting a first MW)
+    document = tiny.doc(
+        sites=[
+            tiny.site(
+                convertible_mw=5.0, conversion_usd_per_mw=500.0 * 8760, conversion_life_years=1.0
+            )
+        ],
+        gpus=[tiny.cloud_gpu(max_servers=500, rate=0.125)],
+        finance={"discount_rate": 0.0},
+    )
+    plan = tiny.plan(document, backend=backend)
+    assert plan.summary.hpc_mw_converted == pytest.approx(0.0, abs=1e-9)
+    assert plan.site_duals["conversion_value_usd_per_mw"].iloc[0] == 0.0
