@@ -28,7 +28,8 @@ def minimize_pl(evaluate, lower, upper, start, tol, step=None):
         ``evaluate(t) -> (phi, slope, sol)`` for a vector ``t`` of points, one per function:
         values, (sub)gradients, and an opaque solution the caller mixes.
     lower, upper : numpy.ndarray
-        Bounds of each variable (``upper`` may be inf: it is then found by doubling).
+        Bounds of each variable (``upper`` may be inf: the bracket then steps out up to
+        ``LAMBDA_MAX``, past which :class:`Unreachable` is raised).
     start : numpy.ndarray
         First trial point (a previous optimum, to warm start).
     tol : float
@@ -44,6 +45,8 @@ def minimize_pl(evaluate, lower, upper, start, tol, step=None):
     ends : tuple
         ``(sol_a, sol_b, theta)``: the solutions either side of each minimizer and the weight
         ``theta`` of ``sol_a`` that zeroes the slope (1 where one side is optimal alone).
+    at_t : object
+        The solution evaluated at the minimizers themselves.
     evaluations : int
     """
     n = len(lower)
@@ -173,12 +176,10 @@ class HourSolution:
 
     x: np.ndarray
     out: np.ndarray
-    month: np.ndarray | None = None
+    month: np.ndarray
 
     def merge(self, other: HourSolution, mask: np.ndarray) -> HourSolution:
-        hours = (
-            mask[self.month] if self.month is not None else np.full(len(self.out), bool(mask[0]))
-        )
+        hours = mask[self.month]
         return HourSolution(
             np.where(hours[None, :], other.x, self.x),
             np.where(hours[:, None], other.out, self.out),
