@@ -262,6 +262,7 @@ def plan_scenario(
     before_solve: Callable[[Lp], None] | None = None,
     start: np.ndarray | None = None,
     kernel: Callable[[Scenario], Scores] | None = None,
+    basis: object | None = None,
 ) -> Plan:
     """Score, build, solve and read back the allocation LP of a scenario.
 
@@ -295,6 +296,8 @@ def plan_scenario(
     kernel : callable, optional
         ``kernel(scenario) -> Scores`` in place of :func:`~optimizer.score.score_scenario`
         (studies pass a :class:`~optimizer.score.KernelCache`'s ``scores``).
+    basis : optional
+        ``plan.solution.basis`` of a neighbouring plan: the monolithic HiGHS solve starts there.
 
     Returns
     -------
@@ -316,7 +319,7 @@ def plan_scenario(
     if before_solve is not None:
         before_solve(lp)
     with timings.stage("solve"):
-        sol = solve(data, lp, method, backend, solver, threads, time_limit_s, start)
+        sol = solve(data, lp, method, backend, solver, threads, time_limit_s, start, basis)
     with timings.stage("extract"):
         return make_plan(scenario.name, data, lp, sol, timings)
 
@@ -330,8 +333,10 @@ def solve(
     threads: int | None = None,
     time_limit_s: float | None = None,
     start: np.ndarray | None = None,
+    basis: object | None = None,
 ) -> Solution:
-    """Solve the allocation LP by ``method`` (see :func:`plan_scenario`).
+    """Solve the allocation LP by ``method`` (see :func:`plan_scenario`); ``basis`` warm-starts
+    a monolithic HiGHS solve (:func:`~optimizer.lp.backends.solve_lp`).
 
     Raises
     ------
@@ -373,7 +378,9 @@ def solve(
                     if sol.status == "infeasible"
                     else f"the decomposition stopped at a gap of {info.gap:.1e}"
                 )
-    sol = solve_lp(lp, backend=backend, solver=solver, threads=threads, time_limit_s=time_limit_s)
+    sol = solve_lp(
+        lp, backend=backend, solver=solver, threads=threads, time_limit_s=time_limit_s, basis=basis
+    )
     if sol.status == "infeasible":
         raise InfeasibleError(diagnose(data, lp, sol.iis or (lambda: highs_iis(lp))))
     sol.note = note

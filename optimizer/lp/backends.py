@@ -66,6 +66,9 @@ class Solution:
         for the monolithic LP (the solver's own tolerances apply).
     note : str
         Why ``method = "auto"`` fell back to the monolithic LP ("" otherwise).
+    basis : highspy.HighsBasis or None
+        The optimal basis of a HiGHS solve, for ``solve_lp(..., basis=)`` of an LP of the same
+        shape (another scenario's, or the same LP with bounds moved).
     """
 
     status: str
@@ -81,6 +84,7 @@ class Solution:
     method: str = "monolithic"
     gap: float | None = None
     note: str = ""
+    basis: object | None = None  # HiGHS's optimal basis: warm-starts a solve of a neighbour
 
 
 def solve_lp(
@@ -90,6 +94,7 @@ def solve_lp(
     solver: str | None = None,
     threads: int | None = None,
     time_limit_s: float | None = None,
+    basis: object | None = None,
 ) -> Solution:
     """Solve an LP with one backend.
 
@@ -107,13 +112,17 @@ def solve_lp(
         Solver threads.
     time_limit_s : float, optional
         Solver time limit [s].
+    basis : optional
+        ``Solution.basis`` of an LP with the same rows and columns: HiGHS starts from it (a
+        neighbouring scenario, or whole servers fixed around a plan: 10x fewer seconds on the
+        example, benchmarks/README.md). Ignored by PuLP and where the shapes differ.
     Raises
     ------
     SolverError
         Unknown backend or solver, solver not installed, unbounded, or no solution.
     """
     if backend == "highs":
-        return _solve_highs(lp, solver, threads, time_limit_s)
+        return _solve_highs(lp, solver, threads, time_limit_s, basis)
     if backend == "pulp":
         return _solve_pulp(lp, solver, threads, time_limit_s)
     raise SolverError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
@@ -197,7 +206,7 @@ def highs_model(lp: Lp):
     return model
 
 
-def _solve_highs(lp, solver, threads, time_limit_s) -> Solution:
+def _solve_highs(lp, solver, threads, time_limit_s, basis=None) -> Solution:
     import highspy
 
     global _highs_threads
@@ -225,6 +234,12 @@ def _solve_highs(lp, solver, threads, time_limit_s) -> Solution:
     status = h.passModel(highs_model(lp))
     if status == highspy.HighsStatus.kError:
         raise SolverError("HiGHS rejected the model (internal error building the LP)")
+    if (
+        basis is not None
+        and len(basis.col_status) == lp.n_cols
+        and len(basis.row_status) == lp.n_rows
+    ):
+        h.setBasis(basis)
     t0 = time.perf_counter()
     h.run()
     ms = h.getModelStatus()
@@ -266,6 +281,7 @@ def _solve_highs(lp, solver, threads, time_limit_s) -> Solution:
         raise SolverError(f"HiGHS: {message}")
     sol = h.getSolution()
     duals = bool(sol.dual_valid)
+    optimal_basis = h.getBasis()
     return Solution(
         state,
         float(info.objective_function_value),
@@ -276,6 +292,7 @@ def _solve_highs(lp, solver, threads, time_limit_s) -> Solution:
         name,
         message,
         seconds,
+        basis=optimal_basis if optimal_basis.valid else None,
     )
 
 

@@ -241,7 +241,13 @@ def whole_servers(plan: Plan) -> WholeServers:
             continue
         fixed = dataclasses.replace(lp, col_lower=lower, col_upper=upper)
         try:  # the plan's own method: the decomposition fixes (f, n) in its master
-            sol = solve(d, fixed, method=plan.summary.method, backend=plan.backend)
+            sol = solve(
+                d,
+                fixed,
+                method=plan.summary.method,
+                backend=plan.backend,
+                basis=plan.solution.basis,  # the plan's own basis: a few iterations away
+            )
         except InfeasibleError:
             continue
         if sol.x is None:

@@ -50,10 +50,12 @@ def _one_numba_thread() -> Iterator[None]:
 
 
 #: Per worker process: the ASIC kernel run reused while only market fields and prices change,
-#: and the last scenario's horizon-wide decisions (by LP shape), the next decomposed solve's
-#: first trial. Neither changes a result, only the work (tests/optimizer/test_study.py).
+#: the last scenario's horizon-wide decisions (by LP shape), the next decomposed solve's first
+#: trial, and its HiGHS basis, where the next monolithic solve starts (a basis of another shape
+#: is ignored). None changes a result, only the work (tests/optimizer/test_decomposed.py).
 _KERNEL = KernelCache()
 _WARM: dict[tuple[int, int], np.ndarray] = {}
+_BASIS: dict[tuple[int, int], object] = {}  # the monolithic LP's last optimal basis (HiGHS)
 
 
 def run_scenario(task: ScenarioTask) -> dict[str, Any]:
@@ -103,8 +105,11 @@ def _run_scenario(task: ScenarioTask) -> dict[str, Any]:
             timings=timings,
             start=_WARM.get(shape),
             kernel=_KERNEL.scores,
+            basis=_BASIS.get(shape),
         )
         _WARM[shape] = plan.first_stage
+        if plan.solution.basis is not None:
+            _BASIS[shape] = plan.solution.basis
         row.update(_summary_columns(plan.summary))
     except ScenarioError as exc:
         row.update(status=STATUS_BAD_INPUT, error=str(exc))

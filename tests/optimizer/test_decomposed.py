@@ -290,3 +290,14 @@ def test_kernel_cache_equals_a_fresh_kernel_run():
     # a fleet change is a new kernel run
     cache.scores(build_scenario(set_field(base, "fleet.0.count", 100), source="<example>"))
     assert cache.runs == 2
+
+
+def test_a_neighbours_basis_changes_only_the_work_of_the_monolithic_lp():
+    """Monolithic HiGHS started from another BTC price's optimal basis: the same optimum."""
+    doc = set_field(example_doc(revenue_stack=False), "scenario.hours", 168)
+    first = plan_scenario(build_scenario(doc, source="<a>"), method="monolithic")
+    assert first.solution.basis is not None
+    s = build_scenario(set_field(doc, "market.btc_price_usd", 130_000), source="<b>")
+    cold = plan_scenario(s, method="monolithic")
+    warm = plan_scenario(s, method="monolithic", basis=first.solution.basis)
+    assert warm.objective_usd == pytest.approx(cold.objective_usd, rel=1e-9)
