@@ -3,8 +3,10 @@
 :func:`second_stage` is the ONE place the decision reaches the hourly LP: given a block's LP
 parameters and ``(y, n, f)`` it returns the block's operating margin and its gradient with
 respect to ``(y, n, f)``. It fixes those columns' bounds in the monolithic LP
-(:func:`optimizer.lp.formulation.build_lp`) and reads the reduced costs; a decomposed solver
-replaces its body without touching the callers.
+(:func:`optimizer.lp.formulation.build_lp`) and reads the reduced costs, or, where the decomposition covers the
+block (docs/model.md §5.8: no ramp limits, operating points or ancillary offers), sums each
+site's Lagrangian bound and supergradient from :class:`~optimizer.lp.site_problem.SiteProblem`
+(exact at the multipliers it finds, 10-50x faster; the tests hold both to each other).
 
 Sign convention (optimizer/lp/backends.py, optimizer/plan.py): the LP minimizes ``-margin``; the
 reduced cost of a column fixed at ``x_j`` is ``d(-margin)/d x_j``, so the gradient of the margin
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from dataclasses import replace
 from typing import Any
@@ -29,8 +32,10 @@ import numpy as np
 from optimizer.errors import InfeasibleError
 from optimizer.lp.backends import solve_lp
 from optimizer.lp.data import LpData
-from optimizer.lp.formulation import build_lp
+from optimizer.lp.decomposed import unsupported
+from optimizer.lp.formulation import build_lp, shortfall_secant
 from optimizer.lp.model import Lp
+from optimizer.lp.site_problem import SiteProblem, ZLayout
 
 #: First-stage blocks of the allocation LP, in the order of ``x``.
 FIRST_STAGE = ("y", "n", "f")
@@ -89,6 +94,8 @@ def second_stage(
     """
     lp = lp if lp is not None else build_lp(data)
     x = np.concatenate([np.ravel(y), np.ravel(n), np.ravel(f)]).astype(float)
+    if not unsupported(data):
+        return _decomposed(data, lp, x)
     sol = solve_lp(fix_first_stage(lp, x), threads=1)
     if sol.status == "infeasible":
         raise InfeasibleError(
@@ -96,6 +103,59 @@ def second_stage(
             f"y={np.round(y, 4).tolist()} n={np.round(n, 4).tolist()} f={np.round(f, 4).tolist()}"
         )
     return -sol.objective, -sol.col_dual[first_stage_ids(lp)]
+
+
+#: The decomposition's site problems of each built LP (their multipliers warm-start the next
+#: evaluation of the same block).
+_sites: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _decomposed(data: LpData, lp: Lp, x: np.ndarray) -> tuple[float, np.ndarray]:
+    """:func:`second_stage` by the decomposition (docs/model.md §5.8): each site's Lagrangian
+    bound at the first stage, with its supergradient, plus the first stage's own terms."""
+    fixed = fix_first_stage(lp, x)
+    ids = first_stage_ids(lp)
+    S, K = data.n_sites, len(data.gpu_names)
+    y, n, f = (
+        fixed.col_lower[ids[:S]],
+        fixed.col_lower[ids[S : S + K]],
+        fixed.col_lower[ids[S + K :]],
+    )
+    layout = ZLayout(S, K)
+    z = np.concatenate([y, f, n])  # the decomposition's order
+    with _built_lock:
+        sites = _sites.get(lp)
+    if sites is None:
+        a, b = shortfall_secant(data)
+        sites = [SiteProblem.build(data, s, layout, lp.gpu_v, lp.gpu_w, a, b) for s in range(S)]
+        with _built_lock:
+            _sites[lp] = sites
+    margin = float(data.gpu_revenue_usd.sum(axis=1) @ f)  # firm servers' revenue
+    margin -= (
+        float(data.gpu_capex_usd_per_hour @ n + data.conversion_usd_per_mw_hour @ y) * data.hours
+    )
+    margin -= float((data.ppa_price_usd_per_mwh[:, None] * data.ppa_block_mw).sum())
+    grad = np.concatenate(
+        [
+            -data.conversion_usd_per_mw_hour * data.hours,
+            data.gpu_revenue_usd.sum(axis=1),
+            -data.gpu_capex_usd_per_hour * data.hours,
+        ]
+    )
+    for site in sites:
+        e = site.evaluate(z)
+        if e.infeasible is not None:
+            raise InfeasibleError(
+                "no hourly plan exists with the first stage fixed at "
+                f"y={np.round(y, 4).tolist()} n={np.round(n, 4).tolist()} f={np.round(f, 4).tolist()}"
+                f" (site {data.site_names[site.s]})"
+            )
+        margin += e.bound
+        grad += e.grad
+    # back to (y, n, f); no derivative along a column that cannot move (f of a class that is
+    # never firm), as the fixed LP's reduced costs report it
+    grad = np.concatenate([grad[layout.y], grad[layout.n], grad[layout.f]])
+    return margin, np.where(lp.col_upper[ids] > lp.col_lower[ids], grad, 0.0)
 
 
 def _blocks(task) -> list[tuple[LpData, Lp]]:

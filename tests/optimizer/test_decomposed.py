@@ -301,3 +301,31 @@ def test_a_neighbours_basis_changes_only_the_work_of_the_monolithic_lp():
     cold = plan_scenario(s, method="monolithic")
     warm = plan_scenario(s, method="monolithic", basis=first.solution.basis)
     assert warm.objective_usd == pytest.approx(cold.objective_usd, rel=1e-9)
+
+
+def test_decide_second_stage_by_decomposition_equals_the_fixed_lp():
+    """decide's second stage: the decomposition's margin at fixed (y, n, f) equals HiGHS on the
+    LP with those columns fixed, at the optimum and away from it."""
+    from optimizer.decide.second_stage import first_stage_ids, fix_first_stage, second_stage
+    from optimizer.lp.backends import solve_lp
+
+    doc = set_field(example_doc(revenue_stack=False), "scenario.hours", 336)
+    s = build_scenario(doc, source="<example>")
+    d = lp_data(s, score_scenario(s))
+    lp = build_lp(d)
+    best = plan_scenario(s, method="monolithic")
+    y0, f0, n0 = (
+        best.converted_mw.to_numpy(),
+        best.gpu["firm"].to_numpy(),
+        best.gpu["installed"].to_numpy(),
+    )
+    for y, n, f in (
+        (y0, n0, f0),
+        (y0 + 2.0, n0, f0),  # more hall than firm load needs
+        (y0 + 5.0, np.array([4000.0, 100.0]), f0 * 1.5),  # 15 MW of lease, half the cloud
+    ):
+        margin, grad = second_stage(d, y, n, f, lp=lp)
+        x = np.concatenate([y, n, f])
+        ref = solve_lp(fix_first_stage(lp, x))
+        assert margin == pytest.approx(-ref.objective, rel=1e-8)
+        assert grad.shape == first_stage_ids(lp).shape
