@@ -31,7 +31,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from models import Scenario
+from models import Scenario, ScenarioError
 from optimizer.accounting import (
     accounting_by_site,
     check_accounting,
@@ -342,9 +342,11 @@ def solve(
     ------
     InfeasibleError
         With the diagnosis (always from the monolithic LP, which names rows).
+    ScenarioError
+        ``decomposed`` asked for a scenario it does not cover, or with a backend other than
+        HiGHS's default (the CLI exits 2).
     SolverError
-        Unknown method; ``decomposed`` asked for a scenario it does not cover or with a
-        backend other than HiGHS's default.
+        Unknown method.
     """
     if method not in METHODS:
         raise SolverError(f"unknown method {method!r}: expected one of {', '.join(METHODS)}")
@@ -353,8 +355,8 @@ def solve(
         reasons = unsupported(data)
         if backend != "highs" or solver not in (None, "choose"):
             reasons.append(f"backend {backend} with solver {solver or 'default'} was asked for")
-        if method == "decomposed" and reasons:
-            raise SolverError(
+        if method == "decomposed" and reasons:  # a choice the scenario refuses: bad input
+            raise ScenarioError(
                 "the decomposed method does not cover this run: "
                 + "; ".join(reasons)
                 + " (use --method auto or monolithic)"

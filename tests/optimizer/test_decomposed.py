@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from models import build_scenario
+from models import ScenarioError, build_scenario
 from models.documents import set_field
 from models.example import example_doc
-from optimizer.errors import InfeasibleError, SolverError
+from optimizer.errors import InfeasibleError
 from optimizer.lp.data import lp_data
 from optimizer.lp.decomposed import solve_decomposed, unsupported
 from optimizer.lp.formulation import build_lp
@@ -95,7 +95,7 @@ def test_the_revenue_stack_falls_back_and_says_why():
     p = plan_scenario(s)
     assert p.summary.method == "monolithic"
     assert "operating points" in p.summary.method_note and "ancillary" in p.summary.method_note
-    with pytest.raises(SolverError, match="does not cover"):
+    with pytest.raises(ScenarioError, match="does not cover"):
         plan_scenario(s, method="decomposed")
 
 

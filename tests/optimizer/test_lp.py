@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from optimizer.errors import InfeasibleError, SolverError
+from models import ScenarioError
+from optimizer.errors import InfeasibleError
 from optimizer.lp.data import lp_data, month_hours
 from optimizer.lp.formulation import build_lp
 from optimizer.score import score_scenario
@@ -304,7 +305,7 @@ def test_ramp_limit(tiny, backend):
     ramped_doc = tiny.doc(sites=[tiny.site(price_usd_per_mwh=prices, ramp_mw_per_hour=0.5)])
     if backend == "decomposed":
         # ramp rows couple hours: the decomposition refuses them, auto falls back and says so
-        with pytest.raises(SolverError, match="ramp limits couple the hours"):
+        with pytest.raises(ScenarioError, match="ramp limits couple the hours"):
             tiny.plan(ramped_doc, backend=backend)
         ramped = tiny.plan(ramped_doc, backend=backend, method="auto")
         assert ramped.summary.method == "monolithic"
