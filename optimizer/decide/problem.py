@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kernels.bitcoin import hashprice_usd_per_ph_day
 from kernels.paths import HOURS_PER_YEAR, representative_weeks, simulate_sampled_paths
 from models import Scenario, ScenarioError, build_scenario, read_scenario_doc
 from models.decision import WEEK_HOURS, Decision
@@ -37,7 +36,7 @@ from models.market import parse_market
 from models.series import read_table
 from models.sites import parse_site
 from optimizer.lp.data import LpData, lp_data
-from optimizer.score import Scores, score_scenario, usd_per_th_hour
+from optimizer.score import KernelCache, Scores, score_scenario
 from optimizer.study.monte_carlo import path_start
 
 #: Market fields a path sets, hour by hour.
@@ -252,7 +251,7 @@ class Problem:
 
 
 #: Scenarios (and their kernel scores) of block positions already built in this process.
-_templates: OrderedDict[str, tuple[Scenario, Scores]] = OrderedDict()
+_templates: OrderedDict[str, tuple[Scenario, Scores, KernelCache]] = OrderedDict()
 _templates_lock = threading.Lock()
 _TEMPLATES = 64
 
@@ -270,8 +269,9 @@ def block_scenario(doc: dict[str, Any], base_dir: str) -> tuple[Scenario, Scores
     The first block at a position is validated and scored in full
     (:func:`~models.build_scenario`, :func:`~optimizer.score.score_scenario`); the next ones at
     the same position re-read only their market and (where a path sets them) their sites'
-    prices, and reuse the rest (fleet, GPU classes, contracts, series). Their scores follow
-    from the template's, because paths move nothing else (:func:`rescale_scores`).
+    prices, and reuse the rest (fleet, GPU classes, contracts, series). Their scores come from
+    the position's :class:`~optimizer.score.KernelCache` (one ASIC kernel run rescaled by the
+    hourly USD per TH-hour; GPU classes scored afresh), because paths move nothing else.
     """
     key = _template_key(doc, base_dir)
     with _templates_lock:
@@ -281,11 +281,11 @@ def block_scenario(doc: dict[str, Any], base_dir: str) -> tuple[Scenario, Scores
         template = build_scenario(doc, base_dir=base_dir, source=source)
         scores = score_scenario(template)
         with _templates_lock:
-            _templates[key] = (template, scores)
+            _templates[key] = (template, scores, KernelCache())
             while len(_templates) > _TEMPLATES:
                 _templates.popitem(last=False)
         return template, scores
-    template, scores = hit
+    template, _, kernel = hit
     where = Where(source)
     index, seed = template.index, template.seed
     market = parse_market(doc["market"], where / "market", index, Path(base_dir), seed)
@@ -296,7 +296,7 @@ def block_scenario(doc: dict[str, Any], base_dir: str) -> tuple[Scenario, Scores
             for i, (r, t) in enumerate(zip(doc["sites"], template.sites, strict=True))
         )
     scenario = replace(template, market=market, sites=sites)
-    return scenario, rescale_scores(scenario, template, scores)
+    return scenario, kernel.scores(scenario)
 
 
 def _resolved(row: dict[str, Any], site: Any) -> dict[str, Any]:
@@ -312,50 +312,6 @@ def _resolved(row: dict[str, Any], site: Any) -> dict[str, Any]:
         ):
             out[key] = resolved
     return out
-
-
-def rescale_scores(scenario: Scenario, template: Scenario, scores: Scores) -> Scores:
-    """Kernel scores of ``scenario`` from those of ``template``, which differs from it only in
-    its market and site prices.
-
-    An own ASIC class earns ``usd_per_th_hour[t]`` times its delivered TH/s, which depends on
-    the weather only: its revenue scales hour by hour with ``usd_per_th_hour``; hosted classes
-    earn their rate per MWh and energy does not move. A GPU class with power pass-through earns
-    its energy at the new spot price. Falls back to a full score if the template earns nothing
-    in some hour.
-    """
-    usd = usd_per_th_hour(scenario)
-    usd_t = scores.usd_per_th_hour
-    if not (usd_t > 0).all():
-        return score_scenario(scenario)
-    hosted = np.array([c.hosted for c in scenario.classes], dtype=bool)
-    R = np.where(hosted[:, None], scores.asic_revenue_usd, scores.asic_revenue_usd * (usd / usd_t))
-    Rg = np.array(scores.gpu_revenue_usd, dtype=float, copy=True)
-    if scenario.sites is not template.sites:
-        price, price_t = (
-            scenario.site_matrix("price_usd_per_mwh"),
-            template.site_matrix("price_usd_per_mwh"),
-        )
-        for k, g in enumerate(scenario.gpus):
-            if g.power_pass_through:
-                Rg[k] += scores.gpu_energy_mwh[k] * (price[g.site] - price_t[g.site])
-    m = scenario.market
-    hashprice = np.asarray(
-        hashprice_usd_per_ph_day(m.btc_price_usd, m.difficulty, m.fees_btc_per_block, m.height),
-        dtype=float,
-    )
-    return Scores(
-        R,
-        scores.asic_energy_mwh,
-        Rg,
-        scores.gpu_energy_mwh,
-        usd,
-        hashprice,
-        pd.DataFrame(),
-        scores.point_class,
-        scores.point_revenue_usd * (usd / usd_t),  # operating points: own machines only
-        scores.point_energy_mwh,
-    )
 
 
 def block_lp_data(doc: dict[str, Any], base_dir: str, rent_factor: float) -> LpData:
