@@ -4,7 +4,7 @@
 parameters and ``(y, n, f)`` it returns the block's operating margin and its gradient with
 respect to ``(y, n, f)``. It fixes those columns' bounds in the monolithic LP
 (:func:`optimizer.lp.formulation.build_lp`) and reads the reduced costs, or, where the decomposition covers the
-block (docs/model.md §5.8: no ramp limits, operating points or ancillary offers), sums each
+block (docs/model.md §5.8: no ramp limits or ancillary offers), sums each
 site's Lagrangian bound and supergradient from :class:`~optimizer.lp.site_problem.SiteProblem`
 (exact at the multipliers it finds, 10-50x faster; the tests hold both to each other).
 

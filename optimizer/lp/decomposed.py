@@ -22,7 +22,9 @@ a fractional knapsack solved greedily by :func:`kernels.decomposition.greedy_hou
 
 The result is a :class:`~optimizer.lp.backends.Solution` in the monolithic LP's own layout
 (primal, row duals, reduced costs), so plans, duals and reports read the same whichever method
-ran. Ramp limits couple hours and are not covered: :func:`unsupported` names what is not, and
+ran. An ASIC class with operating points is one item per segment of its concave envelope
+(:class:`~optimizer.lp.site_problem.Segments`). Ramp limits couple hours and ancillary offers tie
+several classes' load within an hour; they are not covered: :func:`unsupported` names what is not, and
 ``method = "auto"`` then solves the monolithic LP.
 """
 
@@ -47,7 +49,7 @@ from optimizer.lp.backends import Solution, new_highs, same_threads
 from optimizer.lp.data import LpData
 from optimizer.lp.formulation import shortfall_secant
 from optimizer.lp.model import Lp
-from optimizer.lp.site_problem import HourDuals, SiteProblem, ZLayout
+from optimizer.lp.site_problem import HourDuals, Segments, SiteProblem, ZLayout
 
 SOLVER_NAME = "Benders cuts (HiGHS master) + hourly greedy"
 GAP_TOL = 1e-9  #: relative gap ``(upper - lower) / max(1, |upper|)`` at which the loop stops
@@ -58,8 +60,13 @@ _THETA_MAX = 1e12  # USD: bound on a site's margin before its first cut
 def unsupported(d: LpData) -> list[str]:
     """Features of ``d`` the decomposition does not cover (empty: it covers them all)."""
     reasons = []
-    if d.n_points:
-        reasons.append("ASIC operating points (a class runs at a mix of power presets)")
+    if d.n_points and d.class_hosted[d.point_class].any():
+        reasons.append("operating points on a hosted class")
+    elif d.n_points:
+        for s in range(d.n_sites):
+            problem = Segments.build(d, np.flatnonzero(d.class_site == s)).problem
+            if problem:
+                reasons.append(f"operating points: {problem}")
     if d.n_ancillary:
         reasons.append("ancillary service offers (reserves tie the load of several classes)")
     if np.isfinite(d.ramp_mw_per_hour).any():
@@ -394,6 +401,32 @@ def dual_at(vec: np.ndarray, block, index) -> float:
     return float(vec[block.start : block.stop].reshape(block.shape)[index])
 
 
+def put_asics(
+    x: np.ndarray, dual: np.ndarray, d: LpData, lp: Lp, site: SiteProblem, xa, out
+) -> None:
+    """The ASIC columns ``u`` and ``up`` of a site from its segments' MWh ``xa``, and the
+    ``operating_mix`` duals: a class with points is worth, per hour, the best of its vertices
+    at the greedy's price of mining-hall energy, ``max(0, max_p R_p - (omega + d_a) E_p)``."""
+    seg = site.seg
+    share = seg.shares(xa)
+    u = lp.cols["u"].ids()  # [C, T]
+    nameplate = seg.vertex < 0
+    x[u[site.asic[seg.cls[nameplate]]]] = share[nameplate]
+    if not d.n_points:
+        return
+    up = lp.cols["up"].ids()
+    x[up[seg.vertex[~nameplate]]] = share[~nameplate]
+    price = out[:, OUT_OMEGA] + out[:, OUT_DA]
+    mix_rows = lp.rows["operating_mix"].ids()
+    for local, c in enumerate(np.unique(d.point_class)):
+        if d.class_site[c] != site.s:
+            continue
+        points = np.flatnonzero(d.point_class == c)
+        E = np.vstack([d.energy_mwh[c][None, :], d.point_energy_mwh[points]])
+        R = np.vstack([d.revenue_usd[c][None, :], d.point_revenue_usd[points]])
+        dual[mix_rows[local]] = -np.maximum((R - price * E).max(axis=0), 0.0)
+
+
 def assemble(d: LpData, lp: Lp, sites, z, evals, duals, master: Master, m_row, m_col) -> Solution:
     """The primal (the best plan's), row duals (``duals``, one :class:`HourDuals` per site)
     and reduced costs in the monolithic LP's layout."""
@@ -411,7 +444,6 @@ def assemble(d: LpData, lp: Lp, sites, z, evals, duals, master: Master, m_row, m
     put(x, cols["y"], slice(None), z[lay.y])
     put(x, cols["f"], slice(None), z[lay.f])
     put(x, cols["n"], slice(None), z[lay.n])
-    E = d.energy_mwh
     Eg = d.gpu_energy_mwh
     hosted_row = {int(c): i for i, c in enumerate(lp.hosted_classes)}
     take_row = {int(s): i for i, s in enumerate(lp.take_sites)}
@@ -419,9 +451,9 @@ def assemble(d: LpData, lp: Lp, sites, z, evals, duals, master: Master, m_row, m
         s = site.s
         it = site.items(z)
         p = ev.primal
-        nA, nV = len(site.asic), len(site.gpu_v)
+        nA, nV = len(site.seg.cls), len(site.gpu_v)
+        put_asics(x, dual, d, lp, site, p.x[:nA], hd.out)
         with np.errstate(divide="ignore", invalid="ignore"):
-            put(x, cols["u"], site.asic, np.where(E[site.asic] > 0, p.x[:nA] / E[site.asic], 0.0))
             if nV:
                 put(
                     x,

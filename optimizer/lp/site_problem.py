@@ -63,6 +63,120 @@ class SiteEval:
 
 
 @dataclass(eq=False)
+class Segments:
+    """The ASIC items of a site: each class's concave envelope, one segment per vertex.
+
+    A class without operating points is one segment, from off to nameplate. A class with points
+    runs anywhere on the concave envelope of ``(0, 0)``, its nameplate and its points
+    (docs/model.md §5.4.15); each envelope segment is an item of energy ``dE`` worth
+    ``dR / dE`` per MWh, and the values fall along the envelope, so the greedy fills a class's
+    segments in order. Points below the envelope never run.
+
+    Attributes
+    ----------
+    cls : int64[J]
+        Local class (index into the site's ``asic``) of each segment.
+    vertex : int64[J]
+        The vertex a segment ends at: ``-1`` the class's nameplate, ``p >= 0`` operating point p.
+    dE, dR : float64[J, T]
+        Energy [MWh] and revenue [USD] from the segment's start to its end.
+    problem : str
+        Why the envelope is not the same in every hour (empty: it is).
+    """
+
+    cls: np.ndarray
+    vertex: np.ndarray
+    dE: np.ndarray
+    dR: np.ndarray
+    problem: str = ""
+
+    @classmethod
+    def build(cls, d: LpData, asic: np.ndarray) -> Segments:
+        T = d.hours
+        out_cls, out_vertex, dE, dR, problems = [], [], [], [], []
+        for j, c in enumerate(asic):
+            points = np.flatnonzero(d.point_class == c) if d.n_points else np.zeros(0, int)
+            vertex = np.concatenate([[-1], points]).astype(np.int64)
+            E = np.vstack([d.energy_mwh[c][None, :], d.point_energy_mwh[points].reshape(-1, T)])
+            R = np.vstack([d.revenue_usd[c][None, :], d.point_revenue_usd[points].reshape(-1, T)])
+            chain = _upper_hull(E.sum(axis=1), R.sum(axis=1)) if len(points) else [0]
+            if len(points):
+                problem = _envelope_problem(E, R, chain)
+                if problem:
+                    problems.append(f"class {d.class_names[c]}: {problem}")
+            prev_E, prev_R = np.zeros(T), np.zeros(T)
+            for v in chain:
+                out_cls.append(j)
+                out_vertex.append(vertex[v])
+                dE.append(E[v] - prev_E)
+                dR.append(R[v] - prev_R)
+                prev_E, prev_R = E[v], R[v]
+        return cls(
+            np.asarray(out_cls, dtype=np.int64),
+            np.asarray(out_vertex, dtype=np.int64),
+            np.asarray(dE).reshape(-1, T),
+            np.asarray(dR).reshape(-1, T),
+            "; ".join(problems),
+        )
+
+    def shares(self, x: np.ndarray) -> np.ndarray:
+        """Share of each segment's class at the segment's end vertex, from the segments' MWh
+        ``x[J, T]``: with fill fractions ``phi_j = x_j / dE_j`` falling along a class's chain,
+        ``phi_j - phi_{j+1}`` of its machines run at vertex j (energy and revenue add up)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            phi = np.where(self.dE > 0, x / self.dE, 0.0)
+        following = np.zeros_like(phi)
+        same = self.cls[1:] == self.cls[:-1]
+        following[:-1][same] = phi[1:][same]
+        return phi - following
+
+
+def _upper_hull(E: np.ndarray, R: np.ndarray) -> list[int]:
+    """Vertices (indices into ``E``, ``R``) of the upper concave envelope of ``(0, 0)`` and the
+    points, by increasing ``E``, ending at the most energy-hungry point."""
+    order = sorted(range(len(E)), key=lambda i: (E[i], -R[i]))
+    hull: list[int] = []
+    for i in order:
+        if hull and E[hull[-1]] == E[i]:
+            continue  # same energy, less revenue
+        while hull:
+            x0, y0 = (E[hull[-2]], R[hull[-2]]) if len(hull) > 1 else (0.0, 0.0)
+            x1, y1 = E[hull[-1]], R[hull[-1]]
+            if (x1 - x0) * (R[i] - y0) - (y1 - y0) * (E[i] - x0) >= 0.0:
+                hull.pop()  # the last vertex is on or below the chord to the new one
+            else:
+                break
+        hull.append(i)
+    return hull
+
+
+def _envelope_problem(E: np.ndarray, R: np.ndarray, chain: list[int]) -> str:
+    """Check that ``chain`` (from :func:`_upper_hull` of the totals) is the envelope in every
+    hour: energies rise and slopes fall along it, and no point lies above it."""
+    tol = 1e-9
+    pE = np.vstack([np.zeros((1, E.shape[1])), E[chain]])
+    pR = np.vstack([np.zeros((1, E.shape[1])), R[chain]])
+    dE, dR = np.diff(pE, axis=0), np.diff(pR, axis=0)
+    scale = 1.0 + np.abs(E).max()
+    if (dE < -tol * scale).any():
+        return "its points' power order changes between hours"
+    live = dE > tol * scale
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = np.where(live, dR / dE, np.nan)
+    for j in range(1, len(chain)):
+        both = live[j] & live[j - 1]
+        if (slope[j][both] > slope[j - 1][both] * (1 + tol) + tol).any():
+            return "its envelope changes between hours"
+    # every point on or below every segment's line (a concave envelope is their minimum)
+    with np.errstate(invalid="ignore"):
+        line = pR[:-1, None, :] + slope[:, None, :] * (E[None, :, :] - pE[:-1, None, :])
+    line = np.where(live[:, None, :], line, np.inf).min(axis=0)
+    if (R > line + tol * (1.0 + np.abs(R))).any():
+        return "a point above its envelope in some hours"
+    return ""
+
+
+@dataclass(eq=False)
 class SiteProblem:
     """The second stage of one site: items, energy costs and coupling rows (docs/model.md §5.8)."""
 
@@ -70,6 +184,8 @@ class SiteProblem:
     s: int
     layout: ZLayout
     asic: np.ndarray  # ASIC classes at the site
+    seg: Segments  # their items: envelope segments (one per class without operating points)
+    hosted_items: np.ndarray  # the items of the hosted classes with an uptime floor
     gpu_v: np.ndarray  # interruptible classes at the site
     v_rows: np.ndarray  # their rows in the LP's v block
     keep: np.ndarray  # sheddable firm classes at the site
@@ -100,6 +216,7 @@ class SiteProblem:
         v_rows = np.flatnonzero(d.gpu_site[gpu_v] == s)
         w_rows = np.flatnonzero(d.gpu_site[gpu_w] == s)
         hosted = np.flatnonzero(d.class_hosted[asic] & (d.class_uptime[asic] > 0))
+        seg = Segments.build(d, asic)
         a, b = a_all[s], b_all[s]
         T = d.hours
         return cls(
@@ -107,6 +224,8 @@ class SiteProblem:
             s=s,
             layout=layout,
             asic=asic,
+            seg=seg,
+            hosted_items=np.searchsorted(seg.cls, hosted),  # one segment each: no points
             gpu_v=gpu_v[v_rows],
             v_rows=v_rows,
             keep=gpu_w[w_rows],
@@ -135,10 +254,10 @@ class SiteProblem:
         y = z[lay.y][s]
         f = z[lay.f]
         n = z[lay.n]
-        E = d.energy_mwh[self.asic]
+        E = self.seg.dE
         Eg = d.gpu_energy_mwh
         with np.errstate(divide="ignore", invalid="ignore"):
-            v_asic = np.where(E > 0, d.revenue_usd[self.asic] / E, 0.0)
+            v_asic = np.where(E > 0, self.seg.dR / E, 0.0)
             v_gpu = np.where(
                 Eg[self.gpu_v] > 0, d.gpu_revenue_usd[self.gpu_v] / Eg[self.gpu_v], 0.0
             )
@@ -161,7 +280,7 @@ class SiteProblem:
             ),
             "grp": np.concatenate(
                 [
-                    np.full(len(self.asic), GROUP_MINING),
+                    np.full(len(E), GROUP_MINING),
                     np.full(len(self.gpu_v), GROUP_HPC),
                     np.full(len(self.keep), GROUP_KEEP),
                 ]
@@ -182,7 +301,7 @@ class SiteProblem:
             E = self.d.energy_mwh[self.asic[self.hosted]]
             val = val.copy()
             with np.errstate(divide="ignore", invalid="ignore"):
-                val[self.hosted] += np.where(E > 0, uptime_dual[:, None] / E, 0.0)
+                val[self.hosted_items] += np.where(E > 0, uptime_dual[:, None] / E, 0.0)
         nu = take_dual[self.month]
         return self.greedy(it, val, self.m1 - nu, self.m2 - nu)
 
@@ -195,7 +314,7 @@ class SiteProblem:
     def uptime_of(self, sol: HourSolution) -> np.ndarray:
         E = self.d.energy_mwh[self.asic[self.hosted]]
         with np.errstate(divide="ignore", invalid="ignore"):
-            u = np.where(E > 0, sol.x[self.hosted] / E, 0.0)
+            u = np.where(E > 0, sol.x[self.hosted_items] / E, 0.0)
         return (u * self.hashes).sum(axis=1)
 
     def month_load(self, sol: HourSolution) -> np.ndarray:
@@ -318,11 +437,10 @@ class SiteProblem:
         """The most uptime the hosted class can reach at ``z`` [h], its supergradient in
         ``z`` and its duals: the greedy with the class's hashing hours as the only value,
         energy free."""
-        c = self.hosted[0]
-        E = self.d.energy_mwh[self.asic[c]]
+        E = self.d.energy_mwh[self.asic[self.hosted[0]]]
         val = np.zeros_like(it["val"])
         with np.errstate(divide="ignore", invalid="ignore"):
-            val[c] = np.where(E > 0, self.hashes[0] / E, 0.0)
+            val[self.hosted_items[0]] = np.where(E > 0, self.hashes[0] / E, 0.0)
         zero = np.zeros(self.d.hours)
         sol = self.greedy(it, val, zero, zero)
         out = sol.out
@@ -349,7 +467,7 @@ class SiteProblem:
         """Shed-row and server-row duals of each class and hour, from the greedy's duals."""
         out = sol.out
         omega, d_v, tau = out[:, OUT_OMEGA], out[:, OUT_DV], out[:, OUT_TAU]
-        nA, nV = len(self.asic), len(self.gpu_v)
+        nA, nV = len(self.seg.cls), len(self.gpu_v)
         Eg = self.d.gpu_energy_mwh
         xv, qv = sol.x[nA : nA + nV], it["qty"][nA : nA + nV]
         full_v = (Eg[self.gpu_v] > 0) & (xv >= qv - 1e-9 * (1.0 + qv))

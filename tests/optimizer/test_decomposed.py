@@ -58,9 +58,14 @@ def solve_both(scenario):
     return dec, mono
 
 
-@pytest.mark.parametrize("btc", [50_000, 90_000, 150_000])
-def test_example_two_weeks_agrees_with_the_monolithic_lp(tiny, btc):
+@pytest.mark.parametrize(
+    "btc, points",
+    [(50_000, False), (90_000, False), (150_000, False), (50_000, True), (150_000, True)],
+)
+def test_example_two_weeks_agrees_with_the_monolithic_lp(tiny, btc, points):
     doc = set_field(example_doc(revenue_stack=False), "scenario.hours", 336)
+    if points:  # the S21 XPs' presets: the class runs on its concave envelope (§5.4.15)
+        doc["fleet"][0]["operating_points"] = example_doc()["fleet"][0]["operating_points"]
     doc = set_field(doc, "market.btc_price_usd", btc)
     dec, mono = solve_both(build_scenario(doc, source="<example>"))
     for p in (dec, mono):
@@ -88,13 +93,13 @@ def test_example_two_weeks_agrees_with_the_monolithic_lp(tiny, btc):
     assert (a["import_value_usd_per_mwh"] <= b["import_value_usd_per_mwh"] + 1e-6).all()
 
 
-def test_the_revenue_stack_falls_back_and_says_why():
-    """Operating points and ancillary offers are not covered: auto solves the LP whole."""
+def test_ancillary_offers_fall_back_and_say_why():
+    """Ancillary offers are not covered: auto solves the LP whole and says why."""
     doc = set_field(example_doc(), "scenario.hours", 48)
     s = build_scenario(doc, source="<example>")
     p = plan_scenario(s)
     assert p.summary.method == "monolithic"
-    assert "operating points" in p.summary.method_note and "ancillary" in p.summary.method_note
+    assert "ancillary" in p.summary.method_note and "operating points" not in p.summary.method_note
     with pytest.raises(ScenarioError, match="does not cover"):
         plan_scenario(s, method="decomposed")
 
@@ -121,8 +126,9 @@ HOSTED = {
 
 @st.composite
 def multi_site(draw, tiny):
-    """One to three sites with ASIC, hosted and GPU classes, leases, PPAs, minimum take,
-    curtailment orders and peak adders (no ramp limits: those fall back)."""
+    """One to three sites with ASIC classes (some with operating points), hosted and GPU
+    classes, leases, PPAs, minimum take, curtailment orders and peak adders (no ramp limits:
+    those fall back)."""
     hours = draw(st.integers(4, 30))
     n_sites = draw(st.integers(1, 3))
     prices = st.floats(-60.0, 400.0, allow_nan=False).map(lambda x: round(x, 2))
@@ -156,7 +162,15 @@ def multi_site(draw, tiny):
         for power in draw(
             st.lists(st.sampled_from([2.0, 3.0, 5.0]), min_size=1, max_size=3, unique=True)
         ):
-            fleet.append(tiny.miner(count=draw(st.integers(0, 1500)), power_kw=power, site=name))
+            # operating points (100 TH/s nameplate): an underclock, an overclock and a point
+            # below the envelope (never run on its own)
+            points = draw(st.sampled_from([None, [[0.7, 80.0]], [[0.7, 80.0], [1.2, 110.0]]]))
+            if points and draw(st.booleans()):
+                points = [*points, [0.9, 75.0]]
+            extra = {"operating_points": [[p * power, h] for p, h in points]} if points else {}
+            fleet.append(
+                tiny.miner(count=draw(st.integers(0, 1500)), power_kw=power, site=name, **extra)
+            )
         if draw(st.booleans()):
             hosting.append(
                 {
@@ -329,3 +343,35 @@ def test_decide_second_stage_by_decomposition_equals_the_fixed_lp():
         ref = solve_lp(fix_first_stage(lp, x))
         assert margin == pytest.approx(-ref.objective, rel=1e-8)
         assert grad.shape == first_stage_ids(lp).shape
+
+
+def test_segments_are_the_concave_envelope_of_the_points(tiny):
+    # 1,000 machines of 100 TH/s at 2 kW earn 1 USD per TH/s-hour at PUE 1 (conftest): the
+    # nameplate is (2 MWh, 100 USD); points (1, 60), (1.8, 75), (2.4, 110). From (0, 0) the
+    # envelope runs (1, 60) slope 60, (2, 100) slope 40, (2.4, 110) slope 25; (1.8, 75) lies
+    # below the chord (1, 60)-(2, 100) (92 at 1.8) and never runs alone.
+    from optimizer.lp.site_problem import Segments
+
+    doc = tiny.doc(
+        hours=2,
+        fleet=[tiny.miner(operating_points=[[1.0, 60.0], [1.8, 75.0], [2.4, 110.0]])],
+    )
+    s = tiny.scenario(doc)
+    d = lp_data(s, score_scenario(s))
+    seg = Segments.build(d, np.array([0]))
+    assert seg.problem == ""
+    # points are kept by increasing power: p0 = (1, 60), p1 = (1.8, 75), p2 = (2.4, 110)
+    assert seg.vertex.tolist() == [0, -1, 2]
+    np.testing.assert_allclose(seg.dE[:, 0], [1.0, 1.0, 0.4], rtol=1e-12)
+    np.testing.assert_allclose(seg.dR[:, 0], [60.0, 40.0, 10.0], rtol=1e-12)
+    # the first segment full, half the second: half the machines at p0, half at nameplate
+    # (E 0.5 + 1 = 1.5 MWh, R 30 + 50 = 80 USD = 60 + 20 along the segments)
+    x = np.array([[1.0, 1.0], [0.5, 1.0], [0.0, 0.2]])
+    np.testing.assert_allclose(seg.shares(x), [[0.5, 0.0], [0.5, 0.5], [0.0, 0.5]], atol=1e-12)
+    # a point that beats the envelope in one hour only: the decomposition does not cover it
+    bent = d.point_revenue_usd.copy()
+    bent[1, 1] = 99.0  # (1.8, 99) lies above the chord in hour 1 (92 there)
+    from dataclasses import replace
+
+    reasons = unsupported(replace(d, point_revenue_usd=bent))
+    assert reasons and "above its envelope" in reasons[0]

@@ -20,6 +20,8 @@ BACKENDS = [
     pytest.param({}, id="highs"),
     pytest.param({"backend": "pulp"}, id="pulp"),
 ]
+#: Operating points are also covered by the decomposed method (docs/model.md §5.8).
+POINT_SOLVES = [*BACKENDS, pytest.param({"backend": "decomposed"}, id="decomposed")]
 
 
 def offer(product: str = "ECRS", price=5.0, **kw) -> dict:
@@ -192,7 +194,7 @@ def test_ancillary_scenarios_agree_across_backends_with_curtailment_and_points(t
 # --------------------------------------------------------------------------- operating points
 
 
-@pytest.mark.parametrize("kw", BACKENDS)
+@pytest.mark.parametrize("kw", POINT_SOLVES)
 def test_underclocked_point_runs_between_its_breakeven_and_the_nameplates(tiny, kw):
     # nameplate 100 TH/s at 2 kW: breakeven 50; point 60 TH/s at 1 kW: breakeven 60; the
     # segment between them gains 40 TH/s for 1 kW: worth it below 40 USD/MWh
@@ -213,7 +215,8 @@ def test_underclocked_point_runs_between_its_breakeven_and_the_nameplates(tiny, 
     assert p.summary.revenue_mining_usd == pytest.approx(100.0 + 60.0 + 60.0, rel=1e-9)
 
 
-def test_points_mix_on_the_concave_envelope_when_a_hall_binds(tiny):
+@pytest.mark.parametrize("kw", POINT_SOLVES)
+def test_points_mix_on_the_concave_envelope_when_a_hall_binds(tiny, kw):
     # price 30, hall 1.5 MW: nameplate alone fills 0.75 of the class (75 USD - 45);
     # the point (1 MW, 60 USD) plus 0.5 MW more of nameplate mixes: up = 0.5, u = 0.5:
     # 0.5 x 100 + 0.5 x 60 = 80 USD for 1.5 MWh; the LP finds the envelope's value
@@ -222,7 +225,7 @@ def test_points_mix_on_the_concave_envelope_when_a_hall_binds(tiny):
         sites=[tiny.site(mining_hall_mw=1.5)],
         fleet=[tiny.miner(operating_points=[[1.0, 60.0]])],
     )
-    p = tiny.plan(doc)
+    p = tiny.plan(doc, **kw)
     assert p._x("u")[0, 0] == pytest.approx(0.5, abs=1e-7)
     assert p._x("up")[0, 0] == pytest.approx(0.5, abs=1e-7)
     assert p.summary.margin_usd == pytest.approx(80.0 - 45.0, rel=1e-9)
