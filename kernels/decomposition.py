@@ -25,7 +25,9 @@ also returns the duals of every row (module-level constants name the columns of 
 ``gamma`` the import limit, ``d_a``/``d_v`` the halls, ``tau`` the shed limit; they satisfy
 complementary slackness with the primal (tests/kernels/test_decomposition.py checks them
 against every row). :func:`greedy_hours` is the numba kernel, ``kernels.reference``'s
-:func:`~kernels.reference.greedy_hours_reference` its plain-numpy twin.
+:func:`~kernels.reference.greedy_hours_reference` its plain-numpy twin. :func:`item_steps` gives,
+in one pass, how one item's MWh changes with its value in every hour (tested against the twin
+at random values).
 """
 
 from __future__ import annotations
@@ -216,3 +218,168 @@ def greedy_hours(val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2):
         out,
     )
     return x.T, out
+
+
+# ------------------------------------------------------------------ one item's value varied
+
+
+@njit(inline="always", cache=True)
+def _take_at(v, g, q, slack_a, slack_v, room, load, stopped, b, m1, m2):
+    """MWh the greedy gives an item of value ``v`` (group ``g``, at most ``q``) that comes
+    when the state is (``slack_a``, ``slack_v``, import ``room``, ``load``, ``stopped``), and
+    whether it stopped on the energy cost (then so does every item after it)."""
+    if stopped:
+        return 0.0, True
+    avail = min(q, room)
+    if g == GROUP_MINING:
+        avail = min(avail, slack_a)
+    elif g == GROUP_HPC:
+        avail = min(avail, slack_v)
+    cur = load
+    while avail > 0.0:
+        if cur < b:
+            m = m1
+            piece = min(avail, b - cur)
+        else:
+            m = m2
+            piece = avail
+        if v <= m:
+            return cur - load, True
+        cur += piece
+        avail -= piece
+    return cur - load, False
+
+
+@njit(parallel=True, cache=True)
+def _item_steps(h, val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2, thr, alloc):
+    T, n = val.shape
+    W = thr.shape[1]
+    for t in prange(T):
+        order = np.empty(n, dtype=np.int64)
+        # the other items with something to offer, by value, highest first (as _hour sorts)
+        k = 0
+        for i in range(n):
+            if i != h and qty[t, i] > 0.0:
+                j = k
+                while j > 0 and val[t, order[j - 1]] < val[t, i]:
+                    order[j] = order[j - 1]
+                    j -= 1
+                order[j] = i
+                k += 1
+        # states of the greedy before each of them: what item h meets if it comes there
+        s_a = np.empty(k + 1)
+        s_v = np.empty(k + 1)
+        s_load = np.empty(k + 1)
+        s_stop = np.zeros(k + 1, dtype=np.bool_)
+        took = np.zeros(n)
+        slack_a = cap_a[t]
+        slack_v = cap_v[t]
+        load = base[t]
+        need = forced[t]
+        for j in range(k):
+            i = order[j]
+            if need <= 0.0:
+                break
+            if grp[i] == GROUP_KEEP:
+                take = min(qty[t, i], need)
+                took[i] = take
+                need -= take
+                load += take
+        b = block[t]
+        stop = False
+        for j in range(k):
+            s_a[j], s_v[j], s_load[j], s_stop[j] = slack_a, slack_v, load, stop
+            if stop:
+                continue
+            i = order[j]
+            g = grp[i]
+            rest = qty[t, i] - took[i]
+            piece, stop = _take_at(
+                val[t, i], g, rest, slack_a, slack_v, imp[t] - load, load, False, b, m1[t], m2[t]
+            )
+            took[i] += piece
+            load += piece
+            if g == GROUP_MINING:
+                slack_a -= piece
+            elif g == GROUP_HPC:
+                slack_v -= piece
+            if imp[t] - load <= _EPS * (1.0 + imp[t]):
+                stop = True
+        s_a[k], s_v[k], s_load[k], s_stop[k] = slack_a, slack_v, load, stop
+        # thresholds: the other items' values and both energy costs, ascending
+        c = np.full(W, np.inf)
+        for j in range(k):
+            c[j] = val[t, order[j]]
+        c[k] = m1[t]
+        c[k + 1] = m2[t]
+        c[: k + 2] = np.sort(c[: k + 2])
+        for w in range(W):
+            thr[t, w] = c[w]
+        # the allocation between consecutive thresholds (at a point strictly inside)
+        for w in range(W + 1):
+            if w == 0:
+                v = c[0] - 1.0 - abs(c[0])
+            elif w <= k + 1:
+                v = 0.5 * (c[w - 1] + c[w])
+            elif w == k + 2:
+                v = c[k + 1] + 1.0 + abs(c[k + 1])
+            else:
+                alloc[t, w] = alloc[t, k + 2]
+                continue
+            pos = 0  # item h comes after the other items worth more than v
+            while pos < k and val[t, order[pos]] >= v:
+                pos += 1
+            alloc[t, w] = _take_at(
+                v,
+                grp[h],
+                qty[t, h],
+                s_a[pos],
+                s_v[pos],
+                imp[t] - s_load[pos],
+                s_load[pos],
+                s_stop[pos],
+                b,
+                m1[t],
+                m2[t],
+            )[0]
+
+
+def item_steps(h, val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2):
+    """How much the greedy gives item ``h`` as its value varies, every hour (the rest fixed).
+
+    Item ``h``'s MWh is a step function of its value, changing only where the value crosses
+    another item's value or an energy cost. Used to guess a multiplier that moves one item's
+    value (a hosted uptime floor) in one pass instead of a search.
+
+    Parameters
+    ----------
+    h : int
+        The item (an ASIC or an interruptible GPU item, not kept firm load).
+    val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2
+        As :func:`greedy_hours`.
+
+    Returns
+    -------
+    thr : float64[T, W]
+        Value thresholds of each hour, ascending (``inf`` past the hour's own), ``W = I + 1``.
+    alloc : float64[T, W + 1]
+        MWh of item h for a value between ``thr[t, w - 1]`` and ``thr[t, w]``.
+    """
+    if grp[h] == GROUP_KEEP:
+        raise ValueError("item_steps: a kept-firm item's share of the forced load is not modelled")
+    val = np.ascontiguousarray(np.asarray(val, dtype=np.float64).T)
+    qty = np.ascontiguousarray(np.asarray(qty, dtype=np.float64).T)
+    W = val.shape[1] + 1
+    thr = np.empty((val.shape[0], W))
+    alloc = np.empty((val.shape[0], W + 1))
+    f = np.ascontiguousarray
+    _item_steps(
+        int(h),
+        val,
+        qty,
+        f(grp, dtype=np.int64),
+        *(f(a, dtype=np.float64) for a in (cap_a, cap_v, imp, base, forced, block, m1, m2)),
+        thr,
+        alloc,
+    )
+    return thr, alloc

@@ -15,11 +15,12 @@ from kernels.decomposition import (
 from optimizer.errors import SolverError
 
 LAMBDA_MAX = 1e9  # USD per contracted hour: an uptime dual above this means "unreachable"
+NARROW = 1e-9  # relative width at which a bracket counts as the minimizer
 
 # --------------------------------------------------------------------------- 1-D duals
 
 
-def minimize_pl(evaluate, lower, upper, start, tol, step=None):
+def minimize_pl(evaluate, lower, upper, start, tol, step=None, jump=None):
     """Minimize independent convex piecewise-linear functions of one variable each.
 
     Parameters
@@ -37,6 +38,9 @@ def minimize_pl(evaluate, lower, upper, start, tol, step=None):
     step : numpy.ndarray, optional
         First step out of ``start`` when bracketing (then x16 each time): how far the minimizer
         moved last time. Default 1 from zero, ``1e-6 |start|`` otherwise.
+    jump : callable, optional
+        ``jump() -> t``: a better first trial point, asked for only when ``start`` is not
+        optimal; the search then starts over from it with a step of ``1e-9 |t|``.
 
     Returns
     -------
@@ -59,12 +63,21 @@ def minimize_pl(evaluate, lower, upper, start, tol, step=None):
     sol_a, sol_b, sol_t = sol, sol, sol
     theta = np.ones(n)
     done = (slope == 0) | ((slope > 0) & (t <= lower)) | ((slope < 0) & (t >= upper))
+    if jump is not None and not done.all():
+        t = np.where(done, t, np.clip(jump(), lower, cap))
+        phi, slope, sol = evaluate(t)
+        evals += 1
+        a, b = t.copy(), t.copy()
+        fa, fb, sa, sb = phi.copy(), phi.copy(), slope.copy(), slope.copy()
+        sol_a, sol_b, sol_t = sol, sol, sol
+        done = (slope == 0) | ((slope > 0) & (t <= lower)) | ((slope < 0) & (t >= upper))
+        step = 0.5 * NARROW * np.maximum(np.abs(t), 1.0)
     # find a bracket: slope(a) < 0 < slope(b), stepping out geometrically
     need_b = ~done & (slope < 0)
     need_a = ~done & (slope > 0)
     if step is None:
         step = np.where(t == 0, 1.0, 1e-6 * np.abs(t))  # a warm start sits at or by the minimizer
-    step = np.maximum(np.asarray(step, dtype=float), 1e-9 * np.maximum(np.abs(t), 1.0))
+    step = np.maximum(np.asarray(step, dtype=float), 0.5 * NARROW * np.maximum(np.abs(t), 1.0))
     while need_a.any() or need_b.any():
         if (need_b & (a >= cap) & ~np.isfinite(upper)).any():
             raise Unreachable()
@@ -93,6 +106,15 @@ def minimize_pl(evaluate, lower, upper, start, tol, step=None):
     active = ~done
     bisect = False
     for _ in range(200):
+        # a bracket within 1e-9 of its ends: the left end's multiplier (its Lagrangian value
+        # is within |slope| 1e-9 |t| of the minimum: a cut as good) and the ends' mix
+        close = active & (b - a <= NARROW * np.maximum(1.0, np.abs(b)))
+        if close.any():
+            t[close] = a[close]
+            sol_t = _merge(sol_t, sol_a, close)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                theta[close] = np.where(sb - sa > 0, sb / (sb - sa), 1.0)[close]
+            active &= ~close
         if not active.any():
             break
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -22,6 +22,7 @@ from kernels.decomposition import (
     OUT_TAU,
     OUT_VALUE,
     greedy_hours,
+    item_steps,
 )
 from optimizer.lp.data import LpData
 from optimizer.lp.multipliers import HourSolution, Unreachable, minimize_pl, mix, snap
@@ -317,6 +318,39 @@ class SiteProblem:
             u = np.where(E > 0, sol.x[self.hosted_items] / E, 0.0)
         return (u * self.hashes).sum(axis=1)
 
+    def uptime_guess(self, it: dict, take_dual: np.ndarray) -> float:
+        """The uptime multiplier at which the hosted class would reach its floor, the
+        minimum-take multipliers held at ``take_dual``: from how much the greedy gives the
+        class as its value rises, hour by hour (:func:`~kernels.decomposition.item_steps`), in
+        one pass. A start for the exact search (which also moves the take multipliers)."""
+        h = int(self.hosted_items[0])
+        nu = take_dual[self.month]
+        caps = (it[k] for k in ("qty", "grp", "cap_a", "cap_v", "imp", "base", "forced"))
+        thr, alloc = item_steps(
+            h, it["val"], *caps, self.d.ppa_block_mw[self.s], self.m1 - nu, self.m2 - nu
+        )
+        E = self.d.energy_mwh[self.asic[self.hosted[0]]]
+        live = (E > 0) & self.hashes[0]
+        v = it["val"][h][live]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            up = alloc[live] / E[live, None]  # hours of uptime in each value interval
+        lam = (thr[live] - v[:, None]) * E[live, None]  # multiplier at each threshold
+        start = (thr[live] <= v[:, None]).sum(axis=1)  # the interval at a zero multiplier
+        rows = np.arange(len(v))
+        reached = up[rows, start].sum()
+        target = self.target[0]
+        if reached >= target:
+            return 0.0
+        # past each threshold above the start, the hour's uptime may step up
+        later = (np.arange(thr.shape[1])[None, :] >= start[:, None]) & np.isfinite(lam)
+        later &= up[:, 1:] > up[:, :-1]
+        steps = (up[:, 1:] - up[:, :-1])[later]
+        at = lam[later]
+        order = np.argsort(at, kind="stable")
+        total = reached + np.cumsum(steps[order])
+        k = int(np.searchsorted(total, target * (1.0 - 1e-12)))
+        return float(at[order][k]) if k < len(order) else float(at[order][-1]) if len(at) else 0.0
+
     def month_load(self, sol: HourSolution) -> np.ndarray:
         return np.bincount(self.month, weights=sol.out[:, OUT_LOAD], minlength=self.d.n_months)
 
@@ -382,6 +416,7 @@ class SiteProblem:
                     self.last_uptime,
                     1e-12,
                     self.uptime_step,
+                    jump=lambda: np.array([self.uptime_guess(it, self.last_take)]),
                 )
             except Unreachable:
                 most, grad, ray = self.most_uptime(z, it)
