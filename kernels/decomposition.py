@@ -254,8 +254,13 @@ def _take_at(v, g, q, slack_a, slack_v, room, load, stopped, b, m1, m2):
 def _item_steps(h, val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2, thr, alloc):
     T, n = val.shape
     W = thr.shape[1]
+    orders = np.empty((T, n), dtype=np.int64)  # scratch rows, one per hour
+    states = np.empty((T, 3, n + 1))
+    stops = np.zeros((T, n + 1), dtype=np.bool_)
+    tooks = np.zeros((T, n))
+    cs = np.empty((T, W))
     for t in prange(T):
-        order = np.empty(n, dtype=np.int64)
+        order = orders[t]
         # the other items with something to offer, by value, highest first (as _hour sorts)
         k = 0
         for i in range(n):
@@ -267,11 +272,9 @@ def _item_steps(h, val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2
                 order[j] = i
                 k += 1
         # states of the greedy before each of them: what item h meets if it comes there
-        s_a = np.empty(k + 1)
-        s_v = np.empty(k + 1)
-        s_load = np.empty(k + 1)
-        s_stop = np.zeros(k + 1, dtype=np.bool_)
-        took = np.zeros(n)
+        s_a, s_v, s_load = states[t, 0], states[t, 1], states[t, 2]
+        s_stop = stops[t]
+        took = tooks[t]
         slack_a = cap_a[t]
         slack_v = cap_v[t]
         load = base[t]
@@ -307,7 +310,8 @@ def _item_steps(h, val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2
                 stop = True
         s_a[k], s_v[k], s_load[k], s_stop[k] = slack_a, slack_v, load, stop
         # thresholds: the other items' values and both energy costs, ascending
-        c = np.full(W, np.inf)
+        c = cs[t]
+        c[:] = np.inf
         for j in range(k):
             c[j] = val[t, order[j]]
         c[k] = m1[t]

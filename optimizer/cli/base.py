@@ -3,6 +3,7 @@ scenario argument and the output folder option (exit codes in :mod:`optimizer.cl
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -65,6 +66,27 @@ def user_errors(fn):
             ) from None
 
     return wrapper
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """Within the block, SIGTERM (a polite kill: ``kill``, a scheduler's stop) raises
+    KeyboardInterrupt like Ctrl-C, so a long run saves what is done and says how to resume.
+    Outside the main thread (an embedding app) SIGTERM is left alone."""
+    import signal
+
+    def _terminate(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:
+        previous = None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def load_or_example(path: str | None) -> Scenario:

@@ -11,6 +11,7 @@ from optimizer.cli.base import (
     _Failure,
     main,
     out_option,
+    sigterm_as_interrupt,
     user_errors,
 )
 
@@ -134,8 +135,6 @@ def study(
       hashpivot study studies/study.toml --out results/ --resume --refine market.btc_price_usd
       hashpivot study studies/monte_carlo.toml --out mc/ --scheduler tcp://10.0.0.5:8786
     """
-    import signal
-
     from optimizer.api import run_study
     from optimizer.report.example_files import write_example_study
     from optimizer.study.definition import read_study
@@ -149,27 +148,20 @@ def study(
         raise _Failure("give a STUDY file and --out DIR (or --example DIR)", EXIT_BAD_INPUT)
     definition = read_study(study_file)
     progress = _StudyProgress()
-
-    def _terminate(signum, frame):  # a polite kill: save what is done, like Ctrl-C
-        raise KeyboardInterrupt
-
     try:
-        previous = signal.signal(signal.SIGTERM, _terminate)
-    except ValueError:  # not the main thread (an embedding app): leave SIGTERM alone
-        previous = None
-    try:
-        result = run_study(
-            definition,
-            out_dir,
-            workers=workers,
-            scheduler=scheduler,
-            resume=resume,
-            refine=refine,
-            tolerance=tolerance,
-            on_start=progress.start,
-            on_row=progress.row,
-            charts=not no_charts,
-        )
+        with sigterm_as_interrupt():
+            result = run_study(
+                definition,
+                out_dir,
+                workers=workers,
+                scheduler=scheduler,
+                resume=resume,
+                refine=refine,
+                tolerance=tolerance,
+                on_start=progress.start,
+                on_row=progress.row,
+                charts=not no_charts,
+            )
     except KeyboardInterrupt:
         progress.close()
         raise _Failure(
@@ -177,8 +169,6 @@ def study(
         ) from None
     finally:
         progress.close()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
     for problem in result.problems:
         click.echo(f"resume: {problem}", err=True)
     if result.recomputed:
@@ -232,10 +222,16 @@ def study(
 @click.option(
     "--tipping", is_flag=True, help="Search the BTC price where the MW converted changes."
 )
-@click.option("--example", "example_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--example",
+    "example_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the example scenario and decision.toml over it into this folder.",
+)
 @click.option("--no-charts", is_flag=True, help="Skip decision.png.")
+@click.option("--force", is_flag=True, help="With --example: overwrite files already there.")
 @user_errors
-def decide(decision_file, out_dir, example_dir, **options) -> None:
+def decide(decision_file, out_dir, example_dir, force, **options) -> None:
     """Decide now the MW to convert, GPU servers to buy and firm lease to sign, over years of
     uncertain BTC price, hashrate, halvings, power prices and GPU rents (docs/decide.md).
 
@@ -249,7 +245,7 @@ def decide(decision_file, out_dir, example_dir, **options) -> None:
     from optimizer.report.decide_files import decision_text, write_example_decision
 
     if example_dir is not None:
-        paths = write_example_decision(example_dir)
+        paths = write_example_decision(example_dir, force=force)
         click.echo(
             f"wrote {', '.join(map(str, paths))}; run: hashpivot decide {paths[-1]} --out OUT"
         )
@@ -263,7 +259,8 @@ def decide(decision_file, out_dir, example_dir, **options) -> None:
 
     options["charts"] = not options.pop("no_charts")
     try:
-        r = run_decide(load_decision(decision_file), out_dir, progress=progress, **options)
+        with sigterm_as_interrupt():
+            r = run_decide(load_decision(decision_file), out_dir, progress=progress, **options)
     except KeyboardInterrupt:
         raise _Failure(
             f"interrupted: path-years solved are in {out_dir}; use --resume", 130

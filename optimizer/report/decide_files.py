@@ -15,7 +15,7 @@ from models.decision import EXAMPLE_DECISION
 from optimizer.decide.evaluate import Analysis, npv_stats
 from optimizer.decide.problem import Problem
 from optimizer.report.charts import _save
-from optimizer.report.example_files import write_example
+from optimizer.report.example_files import refuse_overwrite, write_example
 from optimizer.report.files import atomic_write, make_dir, write_json
 from optimizer.report.result_store import ResultStore
 
@@ -271,10 +271,15 @@ def write_decision(
     return files
 
 
-def write_example_decision(directory: str | Path) -> list[Path]:
-    """Write the built-in example scenario and ``decision.toml`` over it into ``directory``."""
+def write_example_decision(directory: str | Path, *, force: bool = False) -> list[Path]:
+    """Write the built-in example scenario and ``decision.toml`` over it into ``directory``.
+
+    Files already there (an edited example) are refused unless ``force``
+    (:func:`~optimizer.report.example_files.refuse_overwrite`)."""
     directory = Path(directory)
-    scenario = write_example(directory)
     path = directory / "decision.toml"
+    if not force:
+        refuse_overwrite(directory, ["decision.toml"])
+    scenario = write_example(directory, force=force)
     atomic_write(path, lambda tmp: tmp.write_text(EXAMPLE_DECISION))
     return [scenario, path]

@@ -172,3 +172,15 @@ def test_score_keeps_fleet_file_tags_in_machines_csv(runner, site, tmp_path):
     rigs = m.set_index("machine_id").loc[["rig-1", "rig-2"]]
     assert rigs["rack"].tolist() == ["R07", "R08"] and rigs["serial"].tolist() == ["SN-1", "SN-2"]
     assert (m["rack"] == "").sum() == 27_000  # the example's grouped machines have no rack
+
+
+def test_decide_example_refuses_to_overwrite_without_force(runner, tmp_path):
+    assert runner.invoke(main, ["decide", "--example", str(tmp_path)]).exit_code == 0
+    (tmp_path / "decision.toml").write_text("# mine\n")
+    result = runner.invoke(main, ["decide", "--example", str(tmp_path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"{tmp_path / 'decision.toml'} already exists" in result.output
+    assert (tmp_path / "decision.toml").read_text() == "# mine\n"
+    result = runner.invoke(main, ["decide", "--example", str(tmp_path), "--force"])
+    assert result.exit_code == 0, result.output
+    assert "[finance]" in (tmp_path / "decision.toml").read_text()

@@ -386,6 +386,33 @@ def test_a_sigkilled_run_resumes_without_solving_what_it_stored(example_dir, tmp
     np.testing.assert_allclose(again.analysis.solved.x, whole.analysis.solved.x)
 
 
+def test_sigterm_stops_a_run_politely_and_it_resumes(example_dir, tmp_path):
+    """SIGTERM (a scheduler's stop) ends ``hashpivot decide`` like Ctrl-C: exit 130, no
+    traceback, a hint to resume; the path-years it stored are not solved again."""
+    decision = small(example_dir, "termed.toml", paths=3, years=2)
+    out = tmp_path / "termed"
+    manifest = out / "path_years" / "manifest.json"
+    repo = Path(__file__).resolve().parents[2]
+    cmd = [sys.executable, "-m", "optimizer", "decide", str(decision), "--out", str(out)]
+    cmd += ["--workers", "0", "--curve-points", "0", "--no-charts"]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    proc = subprocess.Popen(
+        cmd, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if manifest.exists() and len(json.loads(manifest.read_text())["done_ids"]) >= 6:
+            break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "--resume" in err and "Traceback" not in err
+    stored = len(json.loads(manifest.read_text())["done_ids"])
+    again = decide(load_decision(decision), out, workers=0, curve_points=0, resume=True)
+    assert again.reused_path_years >= stored
+
+
 def test_power_files_are_drawn_per_path_year(tmp_path):
     """Two price years (flat 100 and flat 900 USD/MWh): every path-year block carries one of
     them whole, the draw is fixed by the seed, and the mean path carries the mean price."""
