@@ -21,6 +21,7 @@ from optimizer.decide.extensive import solve_extensive
 from optimizer.decide.lshaped import Runner, Solved, npv_of, solve_lshaped
 from optimizer.decide.master import Cuts, cvar, risk_objective
 from optimizer.decide.problem import Problem, digest
+from optimizer.decide.second_stage import SecondStageInfeasible
 from optimizer.errors import InfeasibleError
 
 METHODS = ("lshaped", "extensive")
@@ -57,7 +58,8 @@ class Analysis:
     mean_path_x : ndarray
         The decision planned on the mean path.
     mean_path_npv : ndarray
-        NPV of every path under the mean-path decision.
+        NPV of every path under the mean-path decision (``-inf`` on a path where it leaves no
+        hourly plan, e.g. a hosted uptime floor it cannot meet: VSS is then ``inf``).
     vss, wait_and_see, evpi : float
     perfect_npv : ndarray
         Each path's own best NPV (perfect foresight).
@@ -110,8 +112,12 @@ def vss_and_evpi(
     pi = problem.probabilities
     mean = problem.mean_path()
     ev = solve(mean, method, runner, risk_weight=0.0, label="mean path: ")
-    theta, _ = runner.evaluate(problem, ev.x, "mean-path decision on every path")
+    try:
+        theta, _ = runner.evaluate(problem, ev.x, "mean-path decision on every path")
+    except SecondStageInfeasible as exc:  # no plan on some paths: their NPV is -inf, VSS inf
+        theta = exc.theta
     mean_npv = npv_of(problem, ev.x, theta)
+    mean_npv = np.where(np.isnan(mean_npv), -np.inf, mean_npv)
     if float(pi @ mean_npv) > neutral.objective:
         neutral = replace(
             neutral, x=ev.x, objective=float(pi @ mean_npv), theta=theta, npv=mean_npv

@@ -23,7 +23,7 @@ import numpy as np
 
 from optimizer.decide.master import Cuts, first_stage_rows, risk_objective, solve_master
 from optimizer.decide.problem import Problem
-from optimizer.decide.second_stage import solve_path_year
+from optimizer.decide.second_stage import SecondStageInfeasible, solve_path_year
 
 #: ``progress(stage, done, total, eta_s)``: path-years evaluated in the current stage.
 Progress = Callable[[str, int, int, float], None]
@@ -83,6 +83,15 @@ class Runner:
         grad = np.empty((P, Y, n))
         xk = point_key(x)
         todo = []
+        infeasible: list[dict[str, Any]] = []
+
+        def read(row: dict[str, Any]) -> None:
+            p, t = int(row["path"]), int(row["year"])
+            theta[p, t] = row["value"]
+            grad[p, t] = np.asarray(row["grad"], dtype=float)
+            if isinstance(row.get("infeasible"), str) and row["infeasible"]:
+                infeasible.append(row)
+
         for p in range(P):
             for t in range(Y):
                 row = self.cache.get(f"{problem.key}/{xk}/{p}/{t}")
@@ -90,16 +99,13 @@ class Runner:
                     todo.append((p, t))
                 else:
                     self.reused += 1
-                    theta[p, t] = row["value"]
-                    grad[p, t] = np.asarray(row["grad"], dtype=float)
+                    read(row)
         t0 = time.perf_counter()
         total = len(todo)
 
         def take(row: dict[str, Any]) -> None:
-            p, t = int(row["path"]), int(row["year"])
-            theta[p, t] = row["value"]
-            grad[p, t] = row["grad"]
-            self.cache.put(f"{problem.key}/{xk}/{p}/{t}", row)
+            read(row)
+            self.cache.put(f"{problem.key}/{xk}/{int(row['path'])}/{int(row['year'])}", row)
             self.solved += 1
 
         last = [0.0]
@@ -116,7 +122,7 @@ class Runner:
             for i, (p, t) in enumerate(todo):
                 take(solve_path_year(problem.task(p, t, x)))
                 report(i + 1)
-            return theta, grad
+            return _feasible(x, theta, grad, infeasible)
         futures = [self.executor.submit(problem.task(p, t, x), solve_path_year) for p, t in todo]
         done = 0
         pending = list(futures)
@@ -128,7 +134,26 @@ class Runner:
             pending = [f for f in pending if f not in finished]
             if finished:
                 report(done)
+        return _feasible(x, theta, grad, infeasible)
+
+
+def _feasible(x, theta, grad, infeasible: list[dict[str, Any]]):
+    """``(theta, grad)``, or :class:`SecondStageInfeasible` with one feasibility cut per
+    path-year that has no hourly plan at ``x``."""
+    if not infeasible:
         return theta, grad
+    cuts = [
+        (int(r["path"]), x, float(r["violation"]), np.asarray(r["violation_grad"], dtype=float))
+        for r in infeasible
+    ]
+    first = infeasible[0]
+    exc = SecondStageInfeasible(
+        f"{len(infeasible)} path-year(s) have no hourly plan at this first stage (path "
+        f"{int(first['path'])}, year {int(first['year'])}: {first['infeasible']})",
+        cuts,
+    )
+    exc.theta = theta  # NaN where infeasible
+    raise exc
 
 
 @dataclass
@@ -236,7 +261,13 @@ def solve_lshaped(
         if best is not None and upper - best[0] <= d.gap_usd + d.gap_relative * abs(best[0]):
             it -= 1
             break
-        theta, grad = runner.evaluate(problem, m.x, f"{label}iteration {it}")
+        try:
+            theta, grad = runner.evaluate(problem, m.x, f"{label}iteration {it}")
+        except SecondStageInfeasible as exc:
+            added = cuts.add_feasibility(exc.cuts)
+            if not added:  # no first stage can mend it: the decision problem is infeasible
+                raise
+            continue
         value = risk_objective(
             npv_of(problem, m.x, theta), problem.probabilities, lam, d.cvar_level
         )

@@ -22,6 +22,8 @@ from optimizer.lp.backends import highs_model, new_highs, solve_lp
 from optimizer.lp.data import LpData
 from optimizer.lp.model import INF, Lp, LpBuilder
 
+#: Least phase-one violation [MWh, h, ...] that a feasibility cut acts on (the LP's tolerance).
+VIOLATION_TOL = 1e-7
 #: Relative MIP gap of the master: small, so the master's bound is the L-shaped upper bound.
 MIP_REL_GAP = 1e-9
 
@@ -60,8 +62,27 @@ class Cuts:
     grad: list[np.ndarray] = field(default_factory=list)
     point: list[np.ndarray] = field(default_factory=list)
 
+    #: feasibility cuts ``grad . x <= rhs`` (:func:`optimizer.decide.second_stage.feasibility_cut`)
+    feas_path: list[int] = field(default_factory=list)
+    feas_grad: list[np.ndarray] = field(default_factory=list)
+    feas_rhs: list[float] = field(default_factory=list)
+
     def __len__(self) -> int:
         return len(self.path)
+
+    def add_feasibility(self, cuts: list[tuple[int, np.ndarray, float, np.ndarray]]) -> bool:
+        """Feasibility cuts ``v + g . (x' - x) <= 0`` from path-years with no plan at ``x``
+        (``(path, x, v, g)``); False if none can mend its point (``g = 0``: no first stage
+        can), or the violation is within the solver's tolerance."""
+        useful = False
+        for path, x, v, g in cuts:
+            if v <= VIOLATION_TOL or not np.any(np.abs(g) > 1e-12):
+                continue
+            self.feas_path.append(int(path))
+            self.feas_grad.append(np.asarray(g, dtype=float))
+            self.feas_rhs.append(float(g @ np.asarray(x, dtype=float) - v))
+            useful = True
+        return useful
 
     def add(self, x: np.ndarray, theta: np.ndarray, grad: np.ndarray) -> None:
         """One cut per path-year from an evaluation at ``x`` (``theta[P, Y]``, ``grad[P, Y, n]``)."""
@@ -83,6 +104,10 @@ class Cuts:
             out.value.append(self.value[i])
             out.grad.append(self.grad[i])
             out.point.append(self.point[i])
+        for i in np.flatnonzero(np.asarray(self.feas_path, dtype=int) == p):
+            out.feas_path.append(0)
+            out.feas_grad.append(self.feas_grad[i])
+            out.feas_rhs.append(self.feas_rhs[i])
         return out
 
 
@@ -177,6 +202,9 @@ def solve_master(
         th = theta.ids()[np.array(cuts.path), np.array(cuts.year)]
         terms = [(np.arange(n), th, 1.0), *dense_terms(-g, xi)]
         b.add_rows("cuts", (n,), terms, -INF, rhs)
+    if cuts.feas_rhs:
+        g = np.array(cuts.feas_grad)
+        b.add_rows("feasibility", (len(g),), dense_terms(g, xi), -INF, np.array(cuts.feas_rhs))
     if risk_weight > 0:
         eta = b.add_vars("eta", (1,), -INF, INF)
         s = b.add_vars("s", (P,), 0.0, INF)

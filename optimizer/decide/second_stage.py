@@ -105,6 +105,59 @@ def second_stage(
     return -sol.objective, -sol.col_dual[first_stage_ids(lp)]
 
 
+class SecondStageInfeasible(InfeasibleError):
+    """Some path-years have no hourly plan at a trial first stage; ``cuts`` hold, for each,
+    ``(path, x, v, g)``: a first stage ``x'`` can be feasible only if ``v + g . (x' - x) <= 0``
+    (Benders feasibility cuts, :func:`feasibility_cut`)."""
+
+    def __init__(self, message: str, cuts: list[tuple[int, np.ndarray, float, np.ndarray]]):
+        super().__init__(message)
+        self.cuts = cuts
+        self.theta: np.ndarray | None = None  # the path-years' values, NaN where infeasible
+
+
+def feasibility_cut(lp: Lp, x: np.ndarray) -> tuple[float, np.ndarray]:
+    """Phase one of a block at the first stage ``x``: the least total violation of its rows.
+
+    Every row gets slack columns (one per finite bound) costing 1 each, the first stage is fixed
+    and the true costs are dropped. The optimum ``v(x) >= 0`` is convex in ``x`` and 0 exactly
+    where the block is feasible, so with ``g = dv/dx`` (the fixed columns' reduced costs) any
+    feasible ``x'`` meets ``v(x) + g . (x' - x) <= 0``.
+
+    Returns
+    -------
+    v : float
+        Least total violation at ``x`` (in the rows' own units).
+    g : float64[S + 2K]
+        Its gradient in ``(y, n, f)``.
+    """
+    import scipy.sparse as sp
+
+    fixed = fix_first_stage(lp, x)
+    lo = np.flatnonzero(np.isfinite(fixed.row_lower))
+    up = np.flatnonzero(np.isfinite(fixed.row_upper))
+    k = len(lo) + len(up)
+    slack = sp.csr_array(
+        (
+            np.concatenate([np.ones(len(lo)), -np.ones(len(up))]),
+            (np.concatenate([lo, up]), np.arange(k)),
+        ),
+        shape=(fixed.n_rows, k),
+    )
+    phase_one = replace(
+        fixed,
+        cost=np.concatenate([np.zeros(fixed.n_cols), np.ones(k)]),
+        col_lower=np.concatenate([fixed.col_lower, np.zeros(k)]),
+        col_upper=np.concatenate([fixed.col_upper, np.full(k, np.inf)]),
+        offset=0.0,
+        matrix=sp.hstack([fixed.matrix, slack], format="csr"),
+    )
+    sol = solve_lp(phase_one, threads=1)
+    if sol.status != "optimal":
+        raise InfeasibleError(f"phase one of a second stage: {sol.status} ({sol.message})")
+    return float(sol.objective), np.asarray(sol.col_dual[first_stage_ids(lp)], dtype=float)
+
+
 #: The decomposition's site problems of each built LP (their multipliers warm-start the next
 #: evaluation of the same block).
 _sites: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -182,7 +235,8 @@ def solve_path_year(task) -> dict[str, Any]:
     """Evaluate one path-year at ``task.x``: ``theta = sum_w weight_w Q_w`` and its gradient.
 
     Returns a row: ``path, year, value`` [USD, discounted], ``grad`` (list, ``S + 2K``),
-    ``seconds``. Raises what :func:`second_stage` raises.
+    ``seconds``; where a block has no hourly plan at ``task.x``, ``value`` is NaN and the row
+    carries ``infeasible`` (why), ``violation`` and ``violation_grad`` (:func:`feasibility_cut`).
     """
     from optimizer.study.worker import _one_numba_thread
 
@@ -194,7 +248,20 @@ def solve_path_year(task) -> dict[str, Any]:
     grad = np.zeros(S + 2 * K)
     with _one_numba_thread():
         for (data, lp), weight in zip(_blocks(task), task.weights, strict=True):
-            q, g = second_stage(data, y, n, f, lp=lp)
+            try:
+                q, g = second_stage(data, y, n, f, lp=lp)
+            except InfeasibleError as exc:
+                v, gv = feasibility_cut(lp, x)
+                return {
+                    "path": task.path,
+                    "year": task.year,
+                    "value": float("nan"),
+                    "grad": np.full(S + 2 * K, np.nan).tolist(),
+                    "infeasible": str(exc),
+                    "violation": v,
+                    "violation_grad": gv.tolist(),
+                    "seconds": time.perf_counter() - t0,
+                }
             value += weight * q
             grad += weight * g
     return {
@@ -202,5 +269,8 @@ def solve_path_year(task) -> dict[str, Any]:
         "year": task.year,
         "value": float(value),
         "grad": grad.tolist(),
+        "infeasible": "",
+        "violation": 0.0,
+        "violation_grad": [],
         "seconds": time.perf_counter() - t0,
     }

@@ -132,6 +132,8 @@ def decision_summary(
         "mean_path_decision": {
             "first_stage": first_stage_tables(problem, a.mean_path_x),
             "expected_npv_usd": float(pi @ a.mean_path_npv),
+            # paths on which the mean-path decision leaves no hourly plan (VSS unbounded)
+            "paths_without_a_plan": int(np.isneginf(a.mean_path_npv).sum()),
         },
         "evpi_usd": a.evpi,
         "wait_and_see_npv_usd": a.wait_and_see,
@@ -147,7 +149,7 @@ def decision_text(s: dict[str, Any]) -> str:
     fs, npv = s["first_stage"], s["npv"]
 
     def m(v: float) -> str:
-        return f"${v / 1e6:,.2f}M"
+        return f"${v / 1e6:,.2f}M" if np.isfinite(v) else "unbounded"
 
     def names(table: dict[str, float], unit: str = "") -> str:
         return ", ".join(f"{k} {v:,.2f}{unit}" for k, v in table.items())

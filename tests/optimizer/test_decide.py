@@ -189,6 +189,47 @@ def test_hand_derived_two_path_case(tmp_path):
         assert a.evpi == pytest.approx(5_600_000.0, rel=1e-9)
 
 
+HOSTED_CLIENT = """
+[[hosting]]
+name = "client"
+site = "alpha"
+model = "X100-2"
+hashrate_ths = 100
+power_kw = 2
+cooling = "hydro"
+count = 2000
+rate_usd_per_mwh = 70
+uptime = 0.9
+"""
+
+
+def test_a_first_stage_the_hosted_uptime_cannot_meet_gets_a_feasibility_cut(tmp_path):
+    """The hand site plus a client's 4 MW of hosted ASICs that must run 90% of the hours
+    (paying 70 USD/MWh for power that costs 100: they run only as the floor demands). A
+    converted MW earns 3,504,000 USD a year for 800,000 of capex, so the L-shaped master soon
+    asks for all 10 MW; that leaves the client no hall and no hourly plan exists: a feasibility
+    cut (phase one: 151.2 hours of uptime short, 42 hours more per MW converted) limits the
+    conversion to ``10 - 0.9 * 4 = 6.4`` MW. NPV, both paths at 100 USD/MWh:
+    ``(3,504,000 - 800,000) * 6.4 - 30 * 3.6 * 8760 = 16,359,520`` USD; the extensive form
+    agrees."""
+    hydro = "cooling = { hydro = { pue0 = 1.0, pue_slope = 0.0, pue_ref_c = 25.0 }, liquid = {"
+    (tmp_path / "hand.toml").write_text(
+        HAND.replace("cooling = { liquid = {", hydro) + HOSTED_CLIENT
+    )
+    (tmp_path / "decision.toml").write_text(HAND_DECISION)
+    base = build_problem(load_decision(tmp_path / "decision.toml"))
+    price = np.full((2, 1, 1, 1, 168), 100.0)
+    problem = replace(base, prices=price, key=digest(base.key, "hosted", 100.0))
+    solved = solve_lshaped(problem, Runner())
+    assert solved.cuts.feas_rhs, "the master never proposed an infeasible first stage"
+    y, n, f = problem.split(solved.x)
+    assert y[0] == pytest.approx(6.4, abs=1e-6)
+    assert n[0] >= 640.0 - 1e-6 and f[0] == 0.0
+    assert solved.objective == pytest.approx(16_359_520.0, rel=1e-9)
+    ext = analyse(problem, "extensive", Runner(), curve_points=0)
+    assert ext.solved.objective == pytest.approx(solved.objective, rel=1e-9)
+
+
 def test_second_stage_gradient_is_the_value_of_a_converted_mw(tmp_path):
     """With y MW converted and 1,000 servers, a week at 100 USD/MWh earns ``400 * 168 * y``; one
     more MW is worth ``400 * 168 = 67,200`` USD (the reduced cost of y, sign flipped)."""
