@@ -254,9 +254,12 @@ class KernelCache:
         self.runs = 0
         self.hits = 0
 
-    def scores(self, scenario: Scenario) -> Scores:
+    def scores(self, scenario: Scenario, key: str | None = None) -> Scores:
+        """Scores of ``scenario``; ``key``: its :func:`fleet_key` where the caller knows one
+        that changes whenever the fleet, hours, temperatures or cooling do (a decision block's
+        template key), which saves hashing the fleet."""
         s = scenario
-        key = fleet_key(s)
+        key = fleet_key(s) if key is None else key
         if key != self._key:
             self._key, self._unit = key, _score_asics(s, np.ones(s.hours), report=False)
             self.runs += 1

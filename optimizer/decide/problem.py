@@ -296,7 +296,9 @@ def block_scenario(doc: dict[str, Any], base_dir: str) -> tuple[Scenario, Scores
             for i, (r, t) in enumerate(zip(doc["sites"], template.sites, strict=True))
         )
     scenario = replace(template, market=market, sites=sites)
-    return scenario, kernel.scores(scenario)
+    # the template key covers all but market and prices: the fleet's hours, temperatures and
+    # cooling are the template's
+    return scenario, kernel.scores(scenario, key=key)
 
 
 def _resolved(row: dict[str, Any], site: Any) -> dict[str, Any]:

@@ -24,7 +24,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -33,16 +33,40 @@ from optimizer.errors import InfeasibleError
 from optimizer.lp.backends import solve_lp
 from optimizer.lp.data import LpData
 from optimizer.lp.decomposed import unsupported
-from optimizer.lp.formulation import build_lp, shortfall_secant
+from optimizer.lp.formulation import build_lp, gpu_rows, shortfall_secant
 from optimizer.lp.model import Lp
 from optimizer.lp.site_problem import SiteProblem, ZLayout
 
 #: First-stage blocks of the allocation LP, in the order of ``x``.
 FIRST_STAGE = ("y", "n", "f")
-#: Built LPs kept per worker process (path-year blocks are evaluated once per iteration).
-_CACHE_SIZE = 256
-_built: OrderedDict[str, list[tuple[LpData, Lp]]] = OrderedDict()
+#: Built blocks kept per worker process, in path-years (each is evaluated once per iteration;
+#: a covered block keeps its parameters and site problems, ~0.1 MB a week).
+_CACHE_SIZE = 1024
+_built: OrderedDict[str, list[_Block]] = OrderedDict()
 _built_lock = threading.Lock()  # dask workers run tasks on several threads
+
+
+@dataclass(eq=False)
+class _Block:
+    """A block's parameters; its monolithic LP only where it is needed (not covered by the
+    decomposition, or a feasibility cut), built once."""
+
+    data: LpData
+    lp: Lp | None = None
+    covered: bool | None = None  # by the decomposition (decided once)
+
+    def margin(self, x: np.ndarray, S: int, K: int) -> tuple[float, np.ndarray]:
+        """:func:`second_stage` at ``x = (y, n, f)``."""
+        if self.covered is None:
+            self.covered = not unsupported(self.data)
+        if self.covered:
+            return _decomposed(self.data, x)
+        return second_stage(self.data, x[:S], x[S : S + K], x[S + K :], lp=self.the_lp())
+
+    def the_lp(self) -> Lp:
+        if self.lp is None:
+            self.lp = build_lp(self.data)
+        return self.lp
 
 
 def first_stage_ids(lp: Lp) -> np.ndarray:
@@ -50,13 +74,26 @@ def first_stage_ids(lp: Lp) -> np.ndarray:
     return np.concatenate([lp.cols[name].ids().ravel() for name in FIRST_STAGE])
 
 
+def first_stage_bounds(d: LpData) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds of ``(y, n, f)`` as the LP has them (docs/model.md §5.4.6-7)."""
+    G = d.gpu_max_servers
+    upper = np.concatenate([d.convertible_mw, G, np.where(d.gpu_firm, G, 0.0)])
+    return np.zeros_like(upper), upper.astype(float)
+
+
+def clip_first_stage(lower: np.ndarray, upper: np.ndarray, x: np.ndarray, K: int) -> np.ndarray:
+    """``x = (y, n, f)`` clipped into its bounds, with ``f <= n`` (``K`` GPU classes)."""
+    value = np.clip(np.asarray(x, dtype=float), lower, upper)
+    value[len(value) - K :] = np.minimum(
+        value[len(value) - K :], value[len(value) - 2 * K : len(value) - K]
+    )
+    return value
+
+
 def fix_first_stage(lp: Lp, x: np.ndarray) -> Lp:
     """A copy of ``lp`` with ``y, n, f`` fixed at ``x`` (clipped into their bounds, ``f <= n``)."""
     ids = first_stage_ids(lp)
-    value = np.clip(np.asarray(x, dtype=float), lp.col_lower[ids], lp.col_upper[ids])
-    K = lp.cols["n"].size
-    n, f = value[-2 * K : -K], value[-K:]
-    value[-K:] = np.minimum(f, n)
+    value = clip_first_stage(lp.col_lower[ids], lp.col_upper[ids], x, lp.cols["n"].size)
     lower, upper = lp.col_lower.copy(), lp.col_upper.copy()
     lower[ids] = value
     upper[ids] = value
@@ -92,10 +129,10 @@ def second_stage(
     InfeasibleError
         No hourly plan exists with these first-stage values.
     """
-    lp = lp if lp is not None else build_lp(data)
     x = np.concatenate([np.ravel(y), np.ravel(n), np.ravel(f)]).astype(float)
     if not unsupported(data):
-        return _decomposed(data, lp, x)
+        return _decomposed(data, x)
+    lp = lp if lp is not None else build_lp(data)
     sol = solve_lp(fix_first_stage(lp, x), threads=1)
     if sol.status == "infeasible":
         raise InfeasibleError(
@@ -158,31 +195,28 @@ def feasibility_cut(lp: Lp, x: np.ndarray) -> tuple[float, np.ndarray]:
     return float(sol.objective), np.asarray(sol.col_dual[first_stage_ids(lp)], dtype=float)
 
 
-#: The decomposition's site problems of each built LP (their multipliers warm-start the next
-#: evaluation of the same block).
+#: The decomposition's site problems of each block's parameters (their multipliers
+#: warm-start the next evaluation of the same block).
 _sites: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _decomposed(data: LpData, lp: Lp, x: np.ndarray) -> tuple[float, np.ndarray]:
+def _decomposed(data: LpData, x: np.ndarray) -> tuple[float, np.ndarray]:
     """:func:`second_stage` by the decomposition (docs/model.md §5.8): each site's Lagrangian
     bound at the first stage, with its supergradient, plus the first stage's own terms."""
-    fixed = fix_first_stage(lp, x)
-    ids = first_stage_ids(lp)
     S, K = data.n_sites, len(data.gpu_names)
-    y, n, f = (
-        fixed.col_lower[ids[:S]],
-        fixed.col_lower[ids[S : S + K]],
-        fixed.col_lower[ids[S + K :]],
-    )
+    lower, upper = first_stage_bounds(data)
+    value = clip_first_stage(lower, upper, x, K)
+    y, n, f = value[:S], value[S : S + K], value[S + K :]
     layout = ZLayout(S, K)
     z = np.concatenate([y, f, n])  # the decomposition's order
     with _built_lock:
-        sites = _sites.get(lp)
+        sites = _sites.get(data)
     if sites is None:
         a, b = shortfall_secant(data)
-        sites = [SiteProblem.build(data, s, layout, lp.gpu_v, lp.gpu_w, a, b) for s in range(S)]
+        gpu_v, gpu_w = gpu_rows(data)
+        sites = [SiteProblem.build(data, s, layout, gpu_v, gpu_w, a, b) for s in range(S)]
         with _built_lock:
-            _sites[lp] = sites
+            _sites[data] = sites
     margin = float(data.gpu_revenue_usd.sum(axis=1) @ f)  # firm servers' revenue
     margin -= (
         float(data.gpu_capex_usd_per_hour @ n + data.conversion_usd_per_mw_hour @ y) * data.hours
@@ -208,10 +242,10 @@ def _decomposed(data: LpData, lp: Lp, x: np.ndarray) -> tuple[float, np.ndarray]
     # back to (y, n, f); no derivative along a column that cannot move (f of a class that is
     # never firm), as the fixed LP's reduced costs report it
     grad = np.concatenate([grad[layout.y], grad[layout.n], grad[layout.f]])
-    return margin, np.where(lp.col_upper[ids] > lp.col_lower[ids], grad, 0.0)
+    return margin, np.where(upper > lower, grad, 0.0)
 
 
-def _blocks(task) -> list[tuple[LpData, Lp]]:
+def _blocks(task) -> list[_Block]:
     """The built blocks of a path-year (cached per process by the task's key)."""
     from optimizer.decide.problem import block_lp_data
 
@@ -222,8 +256,7 @@ def _blocks(task) -> list[tuple[LpData, Lp]]:
             return hit
     out = []
     for doc in task.docs:
-        data = block_lp_data(doc, task.base_dir, task.rent_factor)
-        out.append((data, build_lp(data)))
+        out.append(_Block(block_lp_data(doc, task.base_dir, task.rent_factor)))
     with _built_lock:
         _built[task.key] = out
         while len(_built) > _CACHE_SIZE:
@@ -243,15 +276,14 @@ def solve_path_year(task) -> dict[str, Any]:
     t0 = time.perf_counter()
     S, K = task.sizes
     x = np.asarray(task.x, dtype=float)
-    y, n, f = x[:S], x[S : S + K], x[S + K :]
     value = 0.0
     grad = np.zeros(S + 2 * K)
     with _one_numba_thread():
-        for (data, lp), weight in zip(_blocks(task), task.weights, strict=True):
+        for block, weight in zip(_blocks(task), task.weights, strict=True):
             try:
-                q, g = second_stage(data, y, n, f, lp=lp)
+                q, g = block.margin(x, S, K)
             except InfeasibleError as exc:
-                v, gv = feasibility_cut(lp, x)
+                v, gv = feasibility_cut(block.the_lp(), x)
                 return {
                     "path": task.path,
                     "year": task.year,

@@ -73,21 +73,26 @@ def add_variables(b: LpBuilder, d: LpData) -> dict[str, np.ndarray]:
     """
     S, T, C, K = d.n_sites, d.hours, len(d.class_names), len(d.gpu_names)
     G = d.gpu_max_servers
+    gpu_v, gpu_w = gpu_rows(d)
     b.add_vars("u", (C, T), 0.0, 1.0)
     b.add_vars("n", (K,), 0.0, G)
     b.add_vars("f", (K,), 0.0, np.where(d.gpu_firm, G, 0.0))
-    gpu_v = np.flatnonzero(d.gpu_interruptible)
     b.add_vars("v", (len(gpu_v), T), 0.0, G[gpu_v, None])
     b.add_vars("y", (S,), 0.0, INF)
     b.add_vars("g", (S, T), 0.0, INF)
     b.add_vars("q", (S, T), 0.0, d.ppa_block_mw)
-    gpu_w = np.flatnonzero(d.gpu_may_shed)
     b.add_vars("w", (len(gpu_w), T), 0.0, INF)
     b.add_vars("z", (S, d.n_months), 0.0, INF)
     b.add_vars("L", (S, T), 0.0, INF)
     b.add_vars("up", (d.n_points, T), 0.0, 1.0)
     b.add_vars("a", (len(ancillary_pairs(d).offer), T), 0.0, INF)
     return {"gpu_v": gpu_v, "gpu_w": gpu_w}
+
+
+def gpu_rows(d: LpData) -> tuple[np.ndarray, np.ndarray]:
+    """GPU classes behind the rows of the ``v`` block (interruptible) and of the ``w`` block
+    (firm classes whose leases allow shortfall)."""
+    return np.flatnonzero(d.gpu_interruptible), np.flatnonzero(d.gpu_may_shed)
 
 
 def set_objective(b: LpBuilder, d: LpData, gpu_v: np.ndarray, gpu_w: np.ndarray) -> None:
