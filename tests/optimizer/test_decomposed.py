@@ -317,13 +317,17 @@ def test_a_neighbours_basis_changes_only_the_work_of_the_monolithic_lp():
     assert warm.objective_usd == pytest.approx(cold.objective_usd, rel=1e-9)
 
 
-def test_decide_second_stage_by_decomposition_equals_the_fixed_lp():
+@pytest.mark.parametrize("points", [False, True], ids=["nameplate", "operating-points"])
+def test_decide_second_stage_by_decomposition_equals_the_fixed_lp(points):
     """decide's second stage: the decomposition's margin at fixed (y, n, f) equals HiGHS on the
-    LP with those columns fixed, at the optimum and away from it."""
+    LP with those columns fixed, at the optimum and away from it, and its gradient is a
+    supergradient of HiGHS's margins (Q(x + h e_j) <= Q(x) + g_j h)."""
     from optimizer.decide.second_stage import first_stage_ids, fix_first_stage, second_stage
     from optimizer.lp.backends import solve_lp
 
     doc = set_field(example_doc(revenue_stack=False), "scenario.hours", 336)
+    if points:
+        doc["fleet"][0]["operating_points"] = example_doc()["fleet"][0]["operating_points"]
     s = build_scenario(doc, source="<example>")
     d = lp_data(s, score_scenario(s))
     lp = build_lp(d)
@@ -343,6 +347,15 @@ def test_decide_second_stage_by_decomposition_equals_the_fixed_lp():
         ref = solve_lp(fix_first_stage(lp, x))
         assert margin == pytest.approx(-ref.objective, rel=1e-8)
         assert grad.shape == first_stage_ids(lp).shape
+        checked = 0
+        for j, h in ((0, 1.0), (0, -1.0), (3, 50.0), (3, -50.0)):  # y, firm servers
+            moved = x.copy()
+            moved[j] += h
+            moved_sol = solve_lp(fix_first_stage(lp, moved))
+            if moved_sol.status == "optimal":  # (fewer firm servers may break a lease minimum)
+                assert -moved_sol.objective <= margin + grad[j] * h + 1e-7 * abs(margin)
+                checked += 1
+        assert checked >= 3
 
 
 def test_segments_are_the_concave_envelope_of_the_points(tiny):
