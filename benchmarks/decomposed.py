@@ -5,12 +5,13 @@ Run from the repository root::
     python benchmarks/decomposed.py [--json FILE] [--quick] [--paths 1000]
 
 On the built-in example without its revenue stack (``example_doc(revenue_stack=False)``: the
-ancillary offers and operating points are not covered by the decomposition, docs/model.md
-§5.8), one year hourly:
+ancillary offers are not covered by the decomposition, docs/model.md §5.8), one year hourly:
 
 - ``prices``: at BTC 50k-150k, the LP solve by decomposition (best of 3) and by monolithic
   HiGHS in the same run, with the tuned options (presolve on, Devex) and with presolve off and
   scaling off (``simplex_scale_strategy = 0``), their objectives and the ratio;
+- ``points``: the same at 90k and 150k with the S21 XPs' operating points (the class runs on
+  its concave envelope, docs/model.md §5.8);
 - ``two_years``: the decomposed solve of two years at 150k against one year;
 - ``plan_cli``: ``hashpivot plan`` end to end (charts and report on) in a fresh interpreter,
   warm numba cache, best of 3, at 90k and 150k;
@@ -57,12 +58,14 @@ def core_example_text() -> str:
     return text[: text.index("# Ancillary services")]
 
 
-def lp_of(btc: float, hours: int = 8760):
+def lp_of(btc: float, hours: int = 8760, points: bool = False):
     doc = set_field(
         set_field(example_doc(revenue_stack=False), "market.btc_price_usd", btc),
         "scenario.hours",
         hours,
     )
+    if points:  # the S21 XPs' firmware presets (covered since the envelope segments)
+        doc["fleet"][0]["operating_points"] = example_doc()["fleet"][0]["operating_points"]
     s = build_scenario(doc, source="<benchmark>")
     d = lp_data(s, score_scenario(s))
     return d, build_lp(d)
@@ -95,10 +98,10 @@ def monolithic(lp, tuned: bool = True) -> tuple[float, float]:
     return time.perf_counter() - t0, h.getInfo().objective_function_value
 
 
-def prices(repeat: int, quick: bool) -> list[dict]:
+def prices(repeat: int, quick: bool, points: bool = False) -> list[dict]:
     rows = []
     for btc in PRICES if not quick else (90_000, 150_000):
-        d, lp = lp_of(btc)
+        d, lp = lp_of(btc, points=points)
         solve_decomposed(d, lp)  # compile / warm
         dec_s, (sol, info) = best_of(lambda d=d, lp=lp: solve_decomposed(d, lp), repeat)
         mono_s, mono_obj = monolithic(lp)
@@ -213,6 +216,8 @@ def main() -> None:
     args = parser.parse_args()
     print(f"machine: {machine()}; python {platform.python_version()}", flush=True)
     results: dict = {"machine": machine(), "prices": prices(args.repeat, args.quick)}
+    print("with the S21 XPs' operating points:", flush=True)
+    results["points"] = prices(args.repeat, quick=True, points=True)
     results["two_years"] = two_years(args.repeat)
     with tempfile.TemporaryDirectory() as tmp:
         results["plan_cli_s"] = plan_cli(Path(tmp))
