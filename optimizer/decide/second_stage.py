@@ -52,6 +52,7 @@ class _Block:
     decomposition, or a feasibility cut), built once."""
 
     data: LpData
+    position: int = 0  # which sampled block of the year (multipliers are shared as a start)
     lp: Lp | None = None
     covered: bool | None = None  # by the decomposition (decided once)
 
@@ -60,7 +61,7 @@ class _Block:
         if self.covered is None:
             self.covered = not unsupported(self.data)
         if self.covered:
-            return _decomposed(self.data, x)
+            return _decomposed(self.data, x, self.position)
         return second_stage(self.data, x[:S], x[S : S + K], x[S + K :], lp=self.the_lp())
 
     def the_lp(self) -> Lp:
@@ -200,7 +201,14 @@ def feasibility_cut(lp: Lp, x: np.ndarray) -> tuple[float, np.ndarray]:
 _sites: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _decomposed(data: LpData, x: np.ndarray) -> tuple[float, np.ndarray]:
+#: The multipliers last found at each block position, per site: a new block at the same
+#: position (another path or year) starts its searches there (a start only: exactness holds).
+_warm: dict[int, list[tuple[np.ndarray, ...]]] = {}
+
+
+def _decomposed(
+    data: LpData, x: np.ndarray, position: int | None = None
+) -> tuple[float, np.ndarray]:
     """:func:`second_stage` by the decomposition (docs/model.md §5.8): each site's Lagrangian
     bound at the first stage, with its supergradient, plus the first stage's own terms."""
     S, K = data.n_sites, len(data.gpu_names)
@@ -217,6 +225,8 @@ def _decomposed(data: LpData, x: np.ndarray) -> tuple[float, np.ndarray]:
         sites = [SiteProblem.build(data, s, layout, gpu_v, gpu_w, a, b) for s in range(S)]
         with _built_lock:
             _sites[data] = sites
+            for site, state in zip(sites, _warm.get(position, []), strict=False):
+                site.warm_start(*state)
     margin = float(data.gpu_revenue_usd.sum(axis=1) @ f)  # firm servers' revenue
     margin -= (
         float(data.gpu_capex_usd_per_hour @ n + data.conversion_usd_per_mw_hour @ y) * data.hours
@@ -239,6 +249,9 @@ def _decomposed(data: LpData, x: np.ndarray) -> tuple[float, np.ndarray]:
             )
         margin += e.bound
         grad += e.grad
+    if position is not None:
+        with _built_lock:
+            _warm[position] = [site.multipliers() for site in sites]
     # back to (y, n, f); no derivative along a column that cannot move (f of a class that is
     # never firm), as the fixed LP's reduced costs report it
     grad = np.concatenate([grad[layout.y], grad[layout.n], grad[layout.f]])
@@ -255,8 +268,8 @@ def _blocks(task) -> list[_Block]:
             _built.move_to_end(task.key)
             return hit
     out = []
-    for doc in task.docs:
-        out.append(_Block(block_lp_data(doc, task.base_dir, task.rent_factor)))
+    for w, doc in enumerate(task.docs):
+        out.append(_Block(block_lp_data(doc, task.base_dir, task.rent_factor), position=w))
     with _built_lock:
         _built[task.key] = out
         while len(_built) > _CACHE_SIZE:

@@ -356,6 +356,18 @@ class SiteProblem:
 
     # ----------------------------------------------------------------- multipliers
 
+    def multipliers(self) -> tuple[np.ndarray, ...]:
+        """The last multipliers and search steps (to warm start a similar problem)."""
+        return self.last_uptime, self.last_take, self.uptime_step, self.take_step
+
+    def warm_start(self, uptime, take, uptime_step, take_step) -> None:
+        """Start the next searches from another problem's multipliers where they fit (same
+        hosted classes, same months); a start changes the work, never the result."""
+        if np.shape(uptime) == self.last_uptime.shape:
+            self.last_uptime, self.uptime_step = np.array(uptime), uptime_step
+        if np.shape(take) == self.last_take.shape:
+            self.last_take, self.take_step = np.array(take), take_step
+
     def solve_take(
         self, it: dict, uptime_dual: np.ndarray
     ) -> tuple[HourSolution, HourSolution, np.ndarray, int]:
