@@ -387,3 +387,112 @@ def item_steps(h, val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2)
         alloc,
     )
     return thr, alloc
+
+
+# ------------------------------------------------------------------ energy costs shifted
+
+
+@njit(parallel=True, cache=True)
+def _load_steps(val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2, thr, size, fixed):
+    T, n = val.shape
+    P = thr.shape[1]
+    orders = np.empty((T, n), dtype=np.int64)
+    tooks = np.zeros((T, n))
+    for t in prange(T):
+        order = orders[t]
+        took = tooks[t]
+        k = 0
+        for i in range(n):
+            if qty[t, i] > 0.0:
+                j = k
+                while j > 0 and val[t, order[j - 1]] < val[t, i]:
+                    order[j] = order[j - 1]
+                    j -= 1
+                order[j] = i
+                k += 1
+        slack_a = cap_a[t]
+        slack_v = cap_v[t]
+        load = base[t]
+        need = forced[t]
+        for j in range(k):
+            i = order[j]
+            if need <= 0.0:
+                break
+            if grp[i] == GROUP_KEEP:
+                take = min(qty[t, i], need)
+                took[i] = take
+                need -= take
+                load += take
+        fixed[t] = load
+        for w in range(P):
+            thr[t, w] = np.inf
+            size[t, w] = 0.0
+        b = block[t]
+        w = 0
+        for j in range(k):
+            i = order[j]
+            g = grp[i]
+            avail = qty[t, i] - took[i]
+            if g == GROUP_MINING:
+                avail = min(avail, slack_a)
+            elif g == GROUP_HPC:
+                avail = min(avail, slack_v)
+            avail = min(avail, imp[t] - load)
+            while avail > 0.0 and w < P:
+                if load < b:
+                    m = m1[t]
+                    piece = min(avail, b - load)
+                else:
+                    m = m2[t]
+                    piece = avail
+                thr[t, w] = m - val[t, i]  # taken once the energy cost is cut by more
+                size[t, w] = piece
+                w += 1
+                load += piece
+                avail -= piece
+                if g == GROUP_MINING:
+                    slack_a -= piece
+                elif g == GROUP_HPC:
+                    slack_v -= piece
+            if imp[t] - load <= _EPS * (1.0 + imp[t]):
+                break
+
+
+def load_steps(val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2):
+    """How the greedy's load grows as both energy costs fall by ``nu``, every hour.
+
+    Items are taken by value; piece by piece (below and above the PPA block) each is taken
+    once ``nu`` exceeds its energy cost less its value, and those thresholds rise along the
+    greedy's order, so the load at ``nu`` is ``fixed + sum(size[thr < nu])``. Used to guess a
+    minimum-take multiplier (which lowers the energy cost of a month's hours) in one pass.
+
+    Parameters
+    ----------
+    val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2
+        As :func:`greedy_hours` (energy costs before the shift).
+
+    Returns
+    -------
+    thr, size : float64[T, 2 I + 2]
+        Each piece's threshold [USD/MWh] and MWh, in the greedy's order (``inf``, 0 past the
+        hour's pieces).
+    fixed : float64[T]
+        Load that does not depend on ``nu`` (firm load and the forced part of kept firm load).
+    """
+    val = np.ascontiguousarray(np.asarray(val, dtype=np.float64).T)
+    qty = np.ascontiguousarray(np.asarray(qty, dtype=np.float64).T)
+    T, n = val.shape
+    thr = np.empty((T, 2 * n + 2))
+    size = np.empty((T, 2 * n + 2))
+    fixed = np.empty(T)
+    f = np.ascontiguousarray
+    _load_steps(
+        val,
+        qty,
+        f(grp, dtype=np.int64),
+        *(f(a, dtype=np.float64) for a in (cap_a, cap_v, imp, base, forced, block, m1, m2)),
+        thr,
+        size,
+        fixed,
+    )
+    return thr, size, fixed

@@ -23,6 +23,7 @@ from kernels.decomposition import (
     OUT_VALUE,
     greedy_hours,
     item_steps,
+    load_steps,
 )
 from optimizer.lp.data import LpData
 from optimizer.lp.multipliers import HourSolution, Unreachable, minimize_pl, mix, snap
@@ -295,16 +296,20 @@ class SiteProblem:
             "firm_load": firm_load,
         }
 
-    def run(self, it: dict, uptime_dual: np.ndarray, take_dual: np.ndarray) -> HourSolution:
-        """The greedy at given multipliers."""
+    def values(self, it: dict, uptime_dual: np.ndarray) -> np.ndarray:
+        """Item values with the hosted classes' uptime multipliers added."""
         val = it["val"]
         if len(self.hosted):
             E = self.d.energy_mwh[self.asic[self.hosted]]
             val = val.copy()
             with np.errstate(divide="ignore", invalid="ignore"):
                 val[self.hosted_items] += np.where(E > 0, uptime_dual[:, None] / E, 0.0)
+        return val
+
+    def run(self, it: dict, uptime_dual: np.ndarray, take_dual: np.ndarray) -> HourSolution:
+        """The greedy at given multipliers."""
         nu = take_dual[self.month]
-        return self.greedy(it, val, self.m1 - nu, self.m2 - nu)
+        return self.greedy(it, self.values(it, uptime_dual), self.m1 - nu, self.m2 - nu)
 
     def greedy(self, it: dict, val: np.ndarray, m1: np.ndarray, m2: np.ndarray) -> HourSolution:
         """The hourly greedy over the items of ``it`` with values ``val`` and energy costs."""
@@ -351,6 +356,35 @@ class SiteProblem:
         k = int(np.searchsorted(total, target * (1.0 - 1e-12)))
         return float(at[order][k]) if k < len(order) else float(at[order][-1]) if len(at) else 0.0
 
+    def take_guess(self, it: dict, val: np.ndarray) -> np.ndarray:
+        """The minimum-take multipliers at which each month's load would just reach its
+        minimum, item values ``val`` fixed: from how the greedy's load grows as the month's
+        energy costs fall (:func:`~kernels.decomposition.load_steps`), in one pass. A start
+        for the exact search."""
+        caps = (it[k] for k in ("qty", "grp", "cap_a", "cap_v", "imp", "base", "forced"))
+        thr, size, fixed = load_steps(val, *caps, self.d.ppa_block_mw[self.s], self.m1, self.m2)
+        Mu = self.d.n_months
+        month = np.broadcast_to(self.month[:, None], thr.shape)
+        short = self.min_take - np.bincount(self.month, weights=fixed, minlength=Mu)
+        live = np.isfinite(thr) & (size > 0)
+        m, t, q = month[live], thr[live], size[live]
+        order = np.lexsort((t, m))
+        m, t, q = m[order], t[order], q[order]
+        # cumulative MWh within each month, by rising threshold
+        cum = np.cumsum(q)
+        start = np.searchsorted(m, np.arange(Mu))
+        before = np.concatenate([[0.0], cum])[start]
+        within = cum - before[m]
+        guess = np.zeros(Mu)
+        for mu in range(Mu):
+            if short[mu] <= 0.0:
+                continue
+            rows = slice(start[mu], start[mu + 1] if mu + 1 < Mu else len(m))
+            k = int(np.searchsorted(within[rows], short[mu] * (1.0 - 1e-12)))
+            ts = t[rows]
+            guess[mu] = ts[min(k, len(ts) - 1)] if len(ts) else 0.0
+        return np.maximum(guess, 0.0)
+
     def month_load(self, sol: HourSolution) -> np.ndarray:
         return np.bincount(self.month, weights=sol.out[:, OUT_LOAD], minlength=self.d.n_months)
 
@@ -391,8 +425,19 @@ class SiteProblem:
 
         lower = np.zeros(Mu)
         upper = np.where(binding, p_short, 0.0)
+
+        def jump():
+            val = self.values(it, uptime_dual)
+            return np.minimum(self.take_guess(it, val), upper)
+
         nu, (sa, sb, theta), final, passes = minimize_pl(
-            evaluate, lower, upper, np.where(binding, self.last_take, 0.0), 1e-12, self.take_step
+            evaluate,
+            lower,
+            upper,
+            np.where(binding, self.last_take, 0.0),
+            1e-12,
+            self.take_step,
+            jump=jump,
         )
         return mix(sa, sb, theta[self.month]), final, nu, passes
 

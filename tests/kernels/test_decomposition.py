@@ -21,12 +21,14 @@ from kernels.decomposition import (
     OUT_DV,
     OUT_E,
     OUT_GAMMA,
+    OUT_INFEASIBLE,
     OUT_LOAD,
     OUT_OMEGA,
     OUT_TAU,
     OUT_VALUE,
     greedy_hours,
     item_steps,
+    load_steps,
 )
 from kernels.reference import greedy_hours_reference
 
@@ -83,6 +85,24 @@ def test_item_steps_equal_the_greedy_at_any_value_of_the_item(seed, ties):
             off_kink = np.abs(thr - v[:, None]).min(axis=1) > 1e-7  # ties: either side
             got = alloc[np.arange(len(v)), w]
             np.testing.assert_allclose(got[off_kink], x[h][off_kink], rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("ties", [False, True])
+def test_load_steps_equal_the_greedy_with_shifted_energy_costs(seed, ties):
+    """The load as both energy costs fall by nu (a minimum-take multiplier) is
+    ``fixed + sum(size[thr < nu])``: equal to the numpy twin of the greedy at that shift."""
+    rng = np.random.default_rng(200 + seed)
+    args = random_hours(rng, ties=ties)
+    thr, size, fixed = load_steps(*args)
+    m1, m2 = args[9], args[10]
+    for nu in rng.uniform(-80.0, 200.0, 6):
+        _, out = greedy_hours_reference(*args[:9], m1 - nu, m2 - nu)
+        off_kink = np.abs(thr - nu).min(axis=1) > 1e-7  # ties: either side
+        feasible = out[:, OUT_INFEASIBLE] == 0
+        got = fixed + np.where(thr < nu, size, 0.0).sum(axis=1)
+        keep = off_kink & feasible
+        np.testing.assert_allclose(got[keep], out[keep, OUT_LOAD], rtol=1e-12, atol=1e-9)
 
 
 def hour_lp(t, val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2):
