@@ -23,7 +23,7 @@ a fractional knapsack solved greedily by :func:`kernels.decomposition.greedy_hou
 The result is a :class:`~optimizer.lp.backends.Solution` in the monolithic LP's own layout
 (primal, row duals, reduced costs), so plans, duals and reports read the same whichever method
 ran. An ASIC class with operating points is one item per segment of its concave envelope
-(:class:`~optimizer.lp.site_problem.Segments`). Ramp limits couple hours and ancillary offers tie
+(:class:`~optimizer.lp.envelope.Segments`). Ramp limits couple hours and ancillary offers tie
 several classes' load within an hour; they are not covered: :func:`unsupported` names what is not, and
 ``method = "auto"`` then solves the monolithic LP.
 """
@@ -47,9 +47,10 @@ from kernels.decomposition import (
 from optimizer.errors import SolverError
 from optimizer.lp.backends import Solution, new_highs, same_threads
 from optimizer.lp.data import LpData
+from optimizer.lp.envelope import Segments
 from optimizer.lp.formulation import shortfall_secant
 from optimizer.lp.model import Lp
-from optimizer.lp.site_problem import HourDuals, Segments, SiteProblem, ZLayout
+from optimizer.lp.site_problem import HourDuals, SiteProblem, ZLayout
 
 SOLVER_NAME = "Benders cuts (HiGHS master) + hourly greedy"
 GAP_TOL = 1e-9  #: relative gap ``(upper - lower) / max(1, |upper|)`` at which the loop stops

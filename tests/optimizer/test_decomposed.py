@@ -363,7 +363,7 @@ def test_segments_are_the_concave_envelope_of_the_points(tiny):
     # nameplate is (2 MWh, 100 USD); points (1, 60), (1.8, 75), (2.4, 110). From (0, 0) the
     # envelope runs (1, 60) slope 60, (2, 100) slope 40, (2.4, 110) slope 25; (1.8, 75) lies
     # below the chord (1, 60)-(2, 100) (92 at 1.8) and never runs alone.
-    from optimizer.lp.site_problem import Segments
+    from optimizer.lp.envelope import Segments
 
     doc = tiny.doc(
         hours=2,
