@@ -360,23 +360,18 @@ def monthly_pnl_chart(plan: Plan, path: str | Path) -> Path:
     x = np.arange(len(labels))
     fig, (ax,) = _figure(1, 4.6)
     cmap = _colormap()
+    streams = []
     for sign, keys in ((1.0, REVENUE_KEYS), (-1.0, COST_KEYS)):
         base = np.zeros(len(labels))
         for i, key in enumerate(keys):
             values = np.array([m.money.get(key, 0.0) for m in months.values()]) * sign
             if not np.any(np.abs(values) > 0.5):
                 continue
-            ax.bar(
-                x,
-                values,
-                bottom=base,
-                width=0.75,
-                label=stream_label(key),
-                color=STREAM_COLORS.get(key, cmap(i % 20)),
-            )
+            color = STREAM_COLORS.get(key, cmap(i % 20))
+            streams.append(_bars(ax, x, values, base, stream_label(key), color))
             base = base + values
     margin = np.array([m.margin_usd for m in months.values()])
-    ax.plot(x, margin, color="k", marker="o", lw=1.5, label="margin")
+    (margin_line,) = ax.plot(x, margin, color="k", marker="o", lw=1.5, label="margin")
     for i, v in enumerate(margin):
         ax.annotate(
             f"{v / 1e6:,.2f}M",
@@ -391,7 +386,9 @@ def monthly_pnl_chart(plan: Plan, path: str | Path) -> Path:
     ax.set_xticks(x, labels, rotation=45 if rotate else 0)
     ax.set_ylabel("USD per month (costs below zero)")
     _money_axis(ax.yaxis, millions=float(np.abs(margin).max(initial=0.0)) >= 1e5)
-    legend = ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    legend = ax.legend(
+        handles=[margin_line, *streams], loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8
+    )
     legend_in = legend.get_window_extent(fig.canvas.get_renderer()).width / fig.dpi
     _place(
         fig,
@@ -410,6 +407,22 @@ def monthly_pnl_chart(plan: Plan, path: str | Path) -> Path:
     )
     _save(fig, Path(path))
     return Path(path)
+
+
+def _bars(ax, x: np.ndarray, heights: np.ndarray, bottom: np.ndarray, label: str, color):
+    """Bars 0.75 wide from ``bottom`` to ``bottom + heights``, as ``ax.bar`` draws them, but
+    one collection for the stream rather than one artist per month."""
+    from matplotlib.collections import PolyCollection
+
+    left, right, top = x - 0.375, x + 0.375, bottom + heights
+    verts = np.stack(
+        [np.column_stack(c) for c in ((left, bottom), (right, bottom), (right, top), (left, top))],
+        axis=1,
+    )
+    bars = PolyCollection(verts, facecolors=color, edgecolors="none", linewidths=0, label=label)
+    bars.sticky_edges.y.extend(bottom)  # as ax.bar: no margin below a bar's foot
+    ax.add_collection(bars)
+    return bars
 
 
 def _colormap():
