@@ -155,9 +155,10 @@ def _price_panel(ax, price: pd.Series, daily: bool) -> None:
     range as a band."""
     if daily:
         by_day = price.resample("D")
+        low = by_day.min()
         ax.fill_between(
-            by_day.min().index,
-            by_day.min().to_numpy(),
+            low.index,
+            low.to_numpy(),
             by_day.max().to_numpy(),
             step="post",
             color="#c0392b",
@@ -298,10 +299,11 @@ def duals_chart(plan: Plan, path: str | Path) -> Path:
         else:
             if daily:
                 day = value.resample("D")
+                high, mean = day.max(), day.mean()
                 ax.fill_between(
-                    day.max().index,
+                    high.index,
                     0,
-                    day.max().to_numpy(),
+                    high.to_numpy(),
                     step="post",
                     color="#1f5aa6",
                     alpha=0.2,
@@ -309,8 +311,8 @@ def duals_chart(plan: Plan, path: str | Path) -> Path:
                     label="highest hour of the day",
                 )
                 ax.step(
-                    day.mean().index,
-                    day.mean().to_numpy(),
+                    mean.index,
+                    mean.to_numpy(),
                     where="post",
                     color="#1f5aa6",
                     lw=0.8,
