@@ -80,8 +80,9 @@ def test_exit_codes_kept(tmp_path):
 
 @pytest.mark.parametrize("thread", [False, True])
 def test_exit_handlers_run_and_other_threads_are_waited_for(tmp_path, thread):
-    """An exit handler registered before the command ends runs (quick exit or not); a thread
-    still running when the command ends finishes its work (then the usual exit runs)."""
+    """An exit handler registered before the command ends runs (quick exit or not), and the
+    objects are not torn down after a quick exit; a thread still running when the command
+    ends finishes its work (then the usual exit runs)."""
     script = textwrap.dedent(
         f"""
         import atexit, sys, threading, time
@@ -89,6 +90,10 @@ def test_exit_handlers_run_and_other_threads_are_waited_for(tmp_path, thread):
         from optimizer.cli import run
         sys.argv = ["hashpivot", "--version"]
         atexit.register(lambda: Path({str(tmp_path / "handler")!r}).write_text("ran"))
+        class TornDown:  # says when the interpreter tears its objects down
+            def __del__(self):
+                Path({str(tmp_path / "teardown")!r}).write_text("yes")
+        witness = TornDown()
         def late():
             time.sleep(0.5)
             Path({str(tmp_path / "thread")!r}).write_text("done")
@@ -102,5 +107,7 @@ def test_exit_handlers_run_and_other_threads_are_waited_for(tmp_path, thread):
     assert proc.stdout.startswith("hashpivot, version")
     assert (tmp_path / "handler").read_text() == "ran"
     assert (tmp_path / "thread").exists() == thread
+    if not thread:  # the quick exit: no teardown
+        assert not (tmp_path / "teardown").exists()
     if thread:
         assert (tmp_path / "thread").read_text() == "done"
