@@ -209,7 +209,7 @@ def end_to_end(repeat: int = 3) -> dict:
     """``hashpivot plan`` on the built-in example in a fresh interpreter (warm numba cache)."""
     times = []
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    code = "from optimizer.cli import main; main()"
+    code = "from optimizer.cli import run; run()"
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(repeat + 1):  # the first run fills the numba cache
             t0 = time.perf_counter()

@@ -1,5 +1,5 @@
 """``python -m optimizer`` runs the hashpivot CLI."""
 
-from optimizer.cli import main
+from optimizer.cli import run
 
-main()
+run()

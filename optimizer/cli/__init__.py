@@ -9,6 +9,6 @@ message says so). Never a traceback.
 """
 
 from optimizer.cli import inputs, plans, studies  # noqa: F401  (each registers its commands)
-from optimizer.cli.base import main
+from optimizer.cli.base import main, run
 
-__all__ = ["main"]
+__all__ = ["main", "run"]

@@ -61,14 +61,75 @@ STREAM_COLORS = {
 }
 
 
-def _figure(n_panels: int, height_in: float, n_cols: int = 1, **kw):
+def _figure(n_panels: int, height_in: float, n_cols: int = 1, *, layout: str | None = None, **kw):
+    """A 13 in wide figure of ``n_panels`` rows on the Agg canvas.
+
+    ``layout="constrained"`` lets matplotlib place the axes around their labels; without it
+    the caller places them (:func:`_place`): the plan's charts, where the constrained layout
+    took half of the drawing time (every tick and label measured once more before drawing).
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(13, 0.9 + height_in * n_panels), layout="constrained")
+    fig = Figure(figsize=(13, 0.9 + height_in * n_panels), layout=layout)
     FigureCanvasAgg(fig)
     axes = fig.subplots(n_panels, n_cols, squeeze=False, **kw)
     return fig, (axes[:, 0] if n_cols == 1 else axes)
+
+
+#: Room left of the axes for tick labels and the axis label, below them for (date) tick
+#: labels, right of them for a last tick label at the edge [in].
+LEFT_IN, BOTTOM_IN, RIGHT_IN = 0.9, 0.32, 0.3
+#: Height of the figure title's band and of an axes title's band [in].
+SUPTITLE_IN, TITLE_IN = 0.3, 0.26
+
+
+def _place(
+    fig,
+    rows: Any,
+    *,
+    top_in: float,
+    gaps_in: Sequence[float] = (),
+    height_ratios: Sequence[float] | None = None,
+    width_ratios: Sequence[float] | None = None,
+    wspace_in: float = 0.0,
+    left_in: float = LEFT_IN,
+    right_in: float = RIGHT_IN,
+    bottom_in: float = BOTTOM_IN,
+) -> None:
+    """Place a grid of axes (``rows[r][c]``) by margins and gaps in inches.
+
+    ``gaps_in[r]`` is the space between row ``r`` and row ``r + 1`` (room for tick labels and
+    the next row's title), ``wspace_in`` between columns. A figure title, if any, sits in
+    the top :data:`SUPTITLE_IN` (``top_in`` includes it).
+    """
+    width_in, height_in = fig.get_size_inches()
+    n_rows, n_cols = len(rows), len(rows[0])
+    hr = np.asarray(height_ratios if height_ratios is not None else [1.0] * n_rows, float)
+    wr = np.asarray(width_ratios if width_ratios is not None else [1.0] * n_cols, float)
+    free_h = height_in - top_in - bottom_in - float(np.sum(gaps_in))
+    free_w = width_in - left_in - right_in - wspace_in * (n_cols - 1)
+    heights, widths = free_h * hr / hr.sum(), free_w * wr / wr.sum()
+    top = height_in - top_in
+    for r, row in enumerate(rows):
+        left = left_in
+        for c, ax in enumerate(row):
+            ax.set_position(
+                [
+                    left / width_in,
+                    (top - heights[r]) / height_in,
+                    widths[c] / width_in,
+                    heights[r] / height_in,
+                ]
+            )
+            left += widths[c] + wspace_in
+        top -= heights[r] + (gaps_in[r] if r < len(gaps_in) else 0.0)
+
+
+def _suptitle(fig, text: str) -> None:
+    """The figure title, centred in the top :data:`SUPTITLE_IN` of the figure."""
+    height_in = fig.get_size_inches()[1]
+    fig.suptitle(text, fontsize=12, y=1.0 - 0.5 * SUPTITLE_IN / height_in, va="center")
 
 
 def _money_axis(axis, millions: bool) -> None:
@@ -79,15 +140,25 @@ def _money_axis(axis, millions: bool) -> None:
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / scale:,.1f}{unit}"))
 
 
+def _plain_symlog(ax) -> None:
+    """A symmetric-log y axis (linear within +-100) with tick labels as plain numbers
+    (``1,000``, ``-100``), not powers of ten set as math text."""
+    from matplotlib.ticker import FuncFormatter
+
+    ax.set_yscale("symlog", linthresh=100.0)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+
+
 def _price_panel(ax, price: pd.Series, daily: bool) -> None:
     """The spot price under a site's MW panel, on a symmetric-log axis (spikes and negative
     hours both visible): hourly as a line, or (``daily``) the daily mean with the day's hourly
     range as a band."""
     if daily:
         by_day = price.resample("D")
+        low = by_day.min()
         ax.fill_between(
-            by_day.min().index,
-            by_day.min().to_numpy(),
+            low.index,
+            low.to_numpy(),
             by_day.max().to_numpy(),
             step="post",
             color="#c0392b",
@@ -103,7 +174,7 @@ def _price_panel(ax, price: pd.Series, daily: bool) -> None:
     else:
         ax.plot(price.index, price.to_numpy(), color="#8e1b10", lw=0.7)
     ax.axhline(0.0, color="k", lw=0.4)
-    ax.set_yscale("symlog", linthresh=100.0)
+    _plain_symlog(ax)
     ax.set_ylabel("spot price\n[USD/MWh]", fontsize=8)
     ax.tick_params(axis="y", labelsize=7)
     ax.grid(alpha=0.3)
@@ -115,7 +186,16 @@ def allocation_chart(plan: Plan, path: str | Path) -> Path:
     hourly up to three weeks, daily means with the hourly range beyond."""
     sh = plan.site_hours
     sites = list(plan.data.site_names)
-    fig, grid = _figure(2 * len(sites), 2.2, sharex=True, height_ratios=[3.0, 1.2] * len(sites))
+    fig, grid = _figure(2 * len(sites), 2.2, sharex=True)
+    _place(
+        fig,
+        [[ax] for ax in grid],
+        top_in=SUPTITLE_IN + TITLE_IN,
+        # a site's price panel right under its MW panel (shared time axis, no tick labels
+        # between), the next site's title between sites
+        gaps_in=[0.17, TITLE_IN + 0.05] * (len(sites) - 1) + [0.17],
+        height_ratios=[3.0, 1.2] * len(sites),
+    )
     daily = plan.data.hours > HOURLY_CHART_MAX_HOURS
     cols = [c for c, _, _ in STACK]
     for ax, ax_price, site in zip(grid[0::2], grid[1::2], sites, strict=True):
@@ -168,7 +248,7 @@ def allocation_chart(plan: Plan, path: str | Path) -> Path:
         ax.margins(x=0)
         _price_panel(ax_price, frame["price_usd_per_mwh"], daily)
     what = "daily means and hourly range" if daily else "hour by hour"
-    fig.suptitle(f"{plan.scenario}: site power by use ({what})", fontsize=12)
+    _suptitle(fig, f"{plan.scenario}: site power by use ({what})")
     _save(fig, Path(path))
     return Path(path)
 
@@ -178,7 +258,15 @@ def duals_chart(plan: Plan, path: str | Path) -> Path:
     [USD/MWh] (left), and one more MW of each limit over the horizon [USD/MW] (right)."""
     sh = plan.site_hours
     sites = list(plan.data.site_names)
-    fig, axes = _figure(len(sites), 2.8, n_cols=2, width_ratios=[3, 1.3])
+    fig, axes = _figure(len(sites), 2.8, n_cols=2)
+    _place(
+        fig,
+        axes,
+        top_in=SUPTITLE_IN + TITLE_IN,
+        gaps_in=[BOTTOM_IN + TITLE_IN] * (len(sites) - 1),
+        width_ratios=[3, 1.3],
+        wspace_in=1.15,  # the bar panel's labels ("convertible hall")
+    )
     daily = plan.data.hours > HOURLY_CHART_MAX_HOURS
     hours = plan.data.hours
     for (ax, ax_bar), site in zip(axes, sites, strict=True):
@@ -211,10 +299,11 @@ def duals_chart(plan: Plan, path: str | Path) -> Path:
         else:
             if daily:
                 day = value.resample("D")
+                high, mean = day.max(), day.mean()
                 ax.fill_between(
-                    day.max().index,
+                    high.index,
                     0,
-                    day.max().to_numpy(),
+                    high.to_numpy(),
                     step="post",
                     color="#1f5aa6",
                     alpha=0.2,
@@ -222,8 +311,8 @@ def duals_chart(plan: Plan, path: str | Path) -> Path:
                     label="highest hour of the day",
                 )
                 ax.step(
-                    day.mean().index,
-                    day.mean().to_numpy(),
+                    mean.index,
+                    mean.to_numpy(),
                     where="post",
                     color="#1f5aa6",
                     lw=0.8,
@@ -234,7 +323,7 @@ def duals_chart(plan: Plan, path: str | Path) -> Path:
                 ax.plot(value.index, value.to_numpy(), color="#1f5aa6", lw=0.6)
                 ax.fill_between(value.index, 0, value.to_numpy(), color="#1f5aa6", alpha=0.25, lw=0)
             if value.max() > 500:
-                ax.set_yscale("symlog", linthresh=100.0)
+                _plain_symlog(ax)
             ax.set_ylabel("USD per MWh")
             ax.set_title(
                 f"{site}: one more MW of grid import would earn \\${value.mean():,.2f}/MWh on "
@@ -261,7 +350,7 @@ def duals_chart(plan: Plan, path: str | Path) -> Path:
             ax_bar.text(v, i, f" \\${v:,.0f}", va="center", fontsize=8)
         ax_bar.set_xlim(0, max(max(values), 1.0) * 1.6)
         ax_bar.tick_params(axis="y", labelsize=8)
-    fig.suptitle(f"{plan.scenario}: what more capacity is worth", fontsize=12)
+    _suptitle(fig, f"{plan.scenario}: what more capacity is worth")
     _save(fig, Path(path))
     return Path(path)
 
@@ -273,23 +362,18 @@ def monthly_pnl_chart(plan: Plan, path: str | Path) -> Path:
     x = np.arange(len(labels))
     fig, (ax,) = _figure(1, 4.6)
     cmap = _colormap()
+    streams = []
     for sign, keys in ((1.0, REVENUE_KEYS), (-1.0, COST_KEYS)):
         base = np.zeros(len(labels))
         for i, key in enumerate(keys):
             values = np.array([m.money.get(key, 0.0) for m in months.values()]) * sign
             if not np.any(np.abs(values) > 0.5):
                 continue
-            ax.bar(
-                x,
-                values,
-                bottom=base,
-                width=0.75,
-                label=stream_label(key),
-                color=STREAM_COLORS.get(key, cmap(i % 20)),
-            )
+            color = STREAM_COLORS.get(key, cmap(i % 20))
+            streams.append(_bars(ax, x, values, base, stream_label(key), color))
             base = base + values
     margin = np.array([m.margin_usd for m in months.values()])
-    ax.plot(x, margin, color="k", marker="o", lw=1.5, label="margin")
+    (margin_line,) = ax.plot(x, margin, color="k", marker="o", lw=1.5, label="margin")
     for i, v in enumerate(margin):
         ax.annotate(
             f"{v / 1e6:,.2f}M",
@@ -300,10 +384,21 @@ def monthly_pnl_chart(plan: Plan, path: str | Path) -> Path:
             fontsize=8,
         )
     ax.axhline(0, color="k", lw=0.6)
-    ax.set_xticks(x, labels, rotation=45 if len(labels) > 12 else 0)
+    rotate = len(labels) > 12
+    ax.set_xticks(x, labels, rotation=45 if rotate else 0)
     ax.set_ylabel("USD per month (costs below zero)")
     _money_axis(ax.yaxis, millions=float(np.abs(margin).max(initial=0.0)) >= 1e5)
-    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    legend = ax.legend(
+        handles=[margin_line, *streams], loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8
+    )
+    legend_in = legend.get_window_extent(fig.canvas.get_renderer()).width / fig.dpi
+    _place(
+        fig,
+        [[ax]],
+        top_in=TITLE_IN + 0.06,
+        right_in=legend_in + 0.15,
+        bottom_in=0.75 if rotate else BOTTOM_IN,
+    )
     ax.grid(axis="y", alpha=0.3)
     total = plan.summary.margin_usd
     ax.set_title(
@@ -314,6 +409,22 @@ def monthly_pnl_chart(plan: Plan, path: str | Path) -> Path:
     )
     _save(fig, Path(path))
     return Path(path)
+
+
+def _bars(ax, x: np.ndarray, heights: np.ndarray, bottom: np.ndarray, label: str, color):
+    """Bars 0.75 wide from ``bottom`` to ``bottom + heights``, as ``ax.bar`` draws them, but
+    one collection for the stream rather than one artist per month."""
+    from matplotlib.collections import PolyCollection
+
+    left, right, top = x - 0.375, x + 0.375, bottom + heights
+    verts = np.stack(
+        [np.column_stack(c) for c in ((left, bottom), (right, bottom), (right, top), (left, top))],
+        axis=1,
+    )
+    bars = PolyCollection(verts, facecolors=color, edgecolors="none", linewidths=0, label=label)
+    bars.sticky_edges.y.extend(bottom)  # as ax.bar: no margin below a bar's foot
+    ax.add_collection(bars)
+    return bars
 
 
 def _colormap():
@@ -331,7 +442,7 @@ def margin_heatmap(class_hours: pd.DataFrame, path: Path) -> Path:
         / 1000.0
     )
     lim = float(np.nanmax(np.abs(monthly.to_numpy()))) or 1.0
-    fig, (ax,) = _figure(1, 0.45 * monthly.shape[0] + 1.5)
+    fig, (ax,) = _figure(1, 0.45 * monthly.shape[0] + 1.5, layout="constrained")
     im = ax.imshow(monthly.to_numpy(), cmap="RdYlGn", vmin=-lim, vmax=lim, aspect="auto")
     ax.set_xticks(range(monthly.shape[1]), monthly.columns, rotation=45, ha="right")
     ax.set_yticks(range(monthly.shape[0]), monthly.index)

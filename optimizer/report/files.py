@@ -12,13 +12,16 @@ file a program creates, not the 0600 of ``mkstemp``. Operating-system failures b
 from __future__ import annotations
 
 import contextlib
+import csv
 import errno
+import io
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +160,100 @@ def write_json(path: Path, data: Any, *, indent: int = 1) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
-def write_csv(path: Path, frame: pd.DataFrame) -> None:
-    """Atomically write a CSV."""
-    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
+def write_csv(
+    path: Path,
+    frame: pd.DataFrame,
+    *,
+    float_format: str | None = None,
+    formats: Mapping[str, str] | None = None,
+) -> None:
+    """Atomically write a CSV, as ``frame.to_csv(index=False, float_format=...)`` writes it.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+    frame : pandas.DataFrame
+    float_format : str, optional
+        ``%``-format of every float (``"%.6f"``); a missing value is an empty field. Without
+        it, floats are written with as many digits as read back to the same float.
+    formats : mapping, optional
+        Column -> ``%``-format applied to every value of that column, missing ones included
+        (``{"btc_mined": "%.12g"}``); needs ``float_format``.
+    """
+    text = None if float_format is None else csv_text(frame, float_format, formats or {})
+    if text is not None:
+        atomic_write(path, lambda tmp: _write_text(tmp, text))
+        return
+    out = frame.copy()
+    for column, fmt in (formats or {}).items():
+        if column in out:
+            out[column] = out[column].map(lambda value, fmt=fmt: fmt % value)
+    atomic_write(path, lambda tmp: out.to_csv(tmp, index=False, float_format=float_format))
+
+
+def _write_text(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
+
+
+#: Characters that may make the csv module quote a field (``QUOTE_MINIMAL``).
+_MAY_NEED_QUOTES = re.compile(r'[,"\r\n]')
+
+
+def _quoted(text: str) -> str:
+    """A text field as pandas' csv writer writes it (quoted where the csv module quotes)."""
+    if not _MAY_NEED_QUOTES.search(text):
+        return text
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator=os.linesep).writerow([text])
+    return buffer.getvalue()[: -len(os.linesep)]
+
+
+def _column_cells(column: pd.Series, fmt: str) -> tuple[str, list] | None:
+    """A column as (``%``-format, values) for :func:`csv_text`; None for a dtype it leaves
+    to pandas (extension arrays, objects that are not text)."""
+    dtype = column.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "biu":
+        return ("%s" if dtype.kind == "b" else "%d"), column.tolist()
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        values = column.tolist()
+        if not column.isna().any():
+            return fmt, values
+        return "%s", ["" if value != value else fmt % value for value in values]
+    if dtype.kind != "O" or (
+        len(column) > 0 and pd.api.types.infer_dtype(column) not in ("string", "empty")
+    ):
+        return None
+    values, missing = column.tolist(), column.isna()
+    if not missing.any() and not _MAY_NEED_QUOTES.search("".join(values)):
+        return "%s", values  # plain text throughout (site names, times): as it is
+    return "%s", ["" if m else _quoted(v) for v, m in zip(values, missing.tolist(), strict=True)]
+
+
+def csv_text(frame: pd.DataFrame, float_format: str, formats: Mapping[str, str]) -> str | None:
+    """The text ``frame.to_csv(index=False, float_format=float_format)`` writes, each row
+    formatted by one ``%`` operation (5x faster than pandas on a year of hours).
+
+    Columns in ``formats`` are written with their own ``%``-format, missing values included;
+    other floats with ``float_format``, missing ones as empty fields; integers, booleans and
+    text as pandas writes them. Returns None when a column is of another dtype (or the frame
+    has fewer than two columns, where the csv module quotes an empty row), for pandas to
+    write it instead.
+    """
+    if len(frame.columns) < 2 or frame.columns.duplicated().any():
+        return None
+    specs, columns = [], []
+    for name in frame.columns:
+        column = frame[name]
+        cells = (
+            (formats[name], column.tolist())
+            if name in formats
+            else _column_cells(column, float_format)
+        )
+        if cells is None:
+            return None
+        specs.append(cells[0])
+        columns.append(cells[1])
+    row = ",".join(specs) + os.linesep
+    header = ",".join(_quoted(str(name)) for name in frame.columns) + os.linesep
+    return header + "".join([row % values for values in zip(*columns, strict=True)])

@@ -30,7 +30,7 @@ from optimizer.lp.model import Lp
 from optimizer.plan import Plan
 from optimizer.report.charts import allocation_chart, duals_chart, monthly_pnl_chart
 from optimizer.report.excel import excel_available, write_excel
-from optimizer.report.files import atomic_write, make_dir, staged_folder, write_json
+from optimizer.report.files import make_dir, staged_folder, write_csv, write_json
 from optimizer.report.html import write_html
 from optimizer.report.money import (
     add_whole_servers,
@@ -87,12 +87,12 @@ def _csv(frame: pd.DataFrame, path: Path, *, exact: bool = False) -> Path:
         out["time"] = out["time"].dt.strftime(TIME_FORMAT)
     if "local_time" in out:
         out["local_time"] = iso_local(out["local_time"])
-    if not exact:
-        for col in SMALL_NUMBER_COLUMNS:
-            if col in out:
-                out[col] = out[col].map("{:.12g}".format)
-    fmt = None if exact else "%.6f"
-    atomic_write(path, lambda tmp: out.to_csv(tmp, index=False, float_format=fmt))
+    if exact:
+        write_csv(path, out)
+    else:
+        write_csv(
+            path, out, float_format="%.6f", formats=dict.fromkeys(SMALL_NUMBER_COLUMNS, "%.12g")
+        )
     return path
 
 
