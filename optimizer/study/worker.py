@@ -221,6 +221,12 @@ def init_worker(parent_pid: int | None = None) -> None:
         # behind. Workers start no processes of their own, so "fork" here only makes it unnamed.
         multiprocessing.set_start_method("fork", force=True)
     numba.set_num_threads(1)
+    # a worker forked from the study process starts with its caches: begin afresh, as one
+    # started by the forkserver does
+    global _KERNEL
+    _KERNEL = KernelCache()
+    _WARM.clear()
+    _BASIS.clear()
     try:
         warm_up()
     except Exception:  # warming is an optimization; the real scenario reports real errors
