@@ -32,6 +32,7 @@ import json
 import os
 import pickle
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -75,15 +76,25 @@ def fresh_forkserver() -> None:
     forkserver._forkserver._stop()  # private, but the only way to stop it
 
 
+def children_cpu() -> float:
+    """CPU time of this process's ended and reaped child processes (pool workers, forkserver
+    with the workers it forked) [s]."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed_run(study, workers: int, out: Path) -> dict:
     fresh_forkserver()
     method = start_method()
     cpu0 = time.process_time()
+    children0 = children_cpu()
     unix0 = time.time()
     t0 = time.perf_counter()
     run = run_study(study, out, workers=workers, charts=False)
     wall = time.perf_counter() - t0
     parent_cpu = time.process_time() - cpu0
+    fresh_forkserver()  # a forkserver's CPU time (with its workers') counts once it is reaped
+    workers_cpu = children_cpu() - children0
     rows = result_store.read_results(out)
     assert (rows["status"] == "optimal").all(), rows[["scenario_id", "status", "error"]]
     n = len(rows)
@@ -97,6 +108,7 @@ def timed_run(study, workers: int, out: Path) -> dict:
         "scenarios": n,
         "wall_s": wall,
         "parent_cpu_s": parent_cpu,
+        "workers_cpu_s": workers_cpu,
         "ran": run.ran,
         "kernel_plus_solve_s": kernel_solve,
         "kernel_s": float(rows["seconds_kernel"].mean()),
@@ -284,7 +296,8 @@ def main() -> None:
             )
         print(
             f"  {r['workers']} worker(s): wall {r['wall_s']:.2f} s, {r['timeline']['after_last_row_s']:.2f} s "
-            f"after the last row; parent CPU {r['parent_cpu_s']:.2f} s"
+            f"after the last row; CPU: parent {r['parent_cpu_s']:.2f} s, "
+            f"workers {r['workers_cpu_s']:.2f} s"
         )
     print(
         f"  scheduling ({args.workers} workers, serial per-scenario times): sum {sched['serial_sum_s']:.1f} s, "
