@@ -44,7 +44,7 @@ def start_method() -> str:
 
 class LocalExecutor:
     """A process pool on this machine (see :func:`start_method`), one scenario per process at
-    a time, each with one numba and one HiGHS thread.
+    a time, each with one numba, one BLAS and one HiGHS thread.
 
     Attributes
     ----------

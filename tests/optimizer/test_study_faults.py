@@ -200,3 +200,25 @@ def test_workers_are_forked_only_before_numba_threads_or_other_threads_start():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["fork", "forkserver", "fork", "forkserver"]
+
+
+BLAS_CHECK = """\
+import ctypes
+from pathlib import Path
+from optimizer.study.worker import one_blas_thread
+libs = {l.split()[-1] for l in Path("/proc/self/maps").read_text().splitlines() if "openblas" in l}
+lib = ctypes.CDLL(sorted(libs)[0])
+getter = next(getattr(lib, n) for n in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads") if hasattr(lib, n))
+before = getter()
+print(one_blas_thread(), before, getter())
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="finds OpenBLAS on Linux")
+def test_workers_run_openblas_on_one_thread():
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OPENBLAS_NUM_THREADS": "2"}
+    out = subprocess.run(
+        [sys.executable, "-c", BLAS_CHECK], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "2", "1"]
