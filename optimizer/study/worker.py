@@ -254,6 +254,9 @@ def init_worker(parent_pid: int | None = None) -> None:
     if parent_pid is not None:
         exit_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # a worker forked from the study process has its handlers (the CLI turns SIGTERM into
+    # KeyboardInterrupt): the parent's terminate() of a stopping pool must end it, quietly
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if "fork" in multiprocessing.get_all_start_methods():
         # numba's thread launch takes a multiprocessing lock from the default context; under
         # forkserver/spawn that is a named semaphore which a terminated worker (Ctrl-C) leaves
