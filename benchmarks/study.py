@@ -32,6 +32,7 @@ import json
 import os
 import pickle
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -47,6 +48,7 @@ if str(ROOT) not in sys.path:
 from optimizer.api import run_study  # noqa: E402
 from optimizer.report import result_store  # noqa: E402
 from optimizer.study.definition import parse_study  # noqa: E402
+from optimizer.study.executors import start_method  # noqa: E402
 from optimizer.study.monte_carlo import simulate_study_paths  # noqa: E402
 
 
@@ -66,10 +68,33 @@ def grid_study(hours: int, base: str = "builtin:example"):
     return parse_study(doc, source="<benchmark grid>")
 
 
+def fresh_forkserver() -> None:
+    """Stop the forkserver an earlier run started (if any), so that every run pays its own
+    pool start, as every ``hashpivot study`` process does."""
+    from multiprocessing import forkserver
+
+    forkserver._forkserver._stop()  # private, but the only way to stop it
+
+
+def children_cpu() -> float:
+    """CPU time of this process's ended and reaped child processes (pool workers, forkserver
+    with the workers it forked) [s]."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed_run(study, workers: int, out: Path) -> dict:
+    fresh_forkserver()
+    method = start_method()
+    cpu0 = time.process_time()
+    children0 = children_cpu()
+    unix0 = time.time()
     t0 = time.perf_counter()
     run = run_study(study, out, workers=workers, charts=False)
     wall = time.perf_counter() - t0
+    parent_cpu = time.process_time() - cpu0
+    fresh_forkserver()  # a forkserver's CPU time (with its workers') counts once it is reaped
+    workers_cpu = children_cpu() - children0
     rows = result_store.read_results(out)
     assert (rows["status"] == "optimal").all(), rows[["scenario_id", "status", "error"]]
     n = len(rows)
@@ -79,8 +104,11 @@ def timed_run(study, workers: int, out: Path) -> dict:
     per_scenario = wall * workers / n
     return {
         "workers": workers,
+        "start_method": method,
         "scenarios": n,
         "wall_s": wall,
+        "parent_cpu_s": parent_cpu,
+        "workers_cpu_s": workers_cpu,
         "ran": run.ran,
         "kernel_plus_solve_s": kernel_solve,
         "kernel_s": float(rows["seconds_kernel"].mean()),
@@ -96,9 +124,33 @@ def timed_run(study, workers: int, out: Path) -> dict:
         "outside_worker_s": per_scenario - worker,
         "wall_per_scenario_x_workers_s": per_scenario,
         "overhead_per_scenario_s": per_scenario - kernel_solve,
+        "timeline": timeline(rows, unix0, wall),
         "margins": rows.set_index("scenario_id")["margin_usd"].to_dict(),
         "seconds_worker": rows.set_index("scenario_id")["seconds_worker"].round(3).to_dict(),
     }
+
+
+def timeline(rows, unix0: float, wall: float) -> dict:
+    """Where a run's wall time went, per worker process: when its first scenario started
+    (pool start + warm-up before it), its busy time, its first scenario's kernel run (a
+    worker's first kernel run is a full one, later ones rescale it), when its last scenario
+    ended; and the time from the last row to the end of the run (storage, analysis)."""
+    start = rows["finished_unix"] - rows["seconds_worker"] - unix0
+    end = rows["finished_unix"] - unix0
+    workers = []
+    for pid, idx in rows.groupby("worker_pid").groups.items():
+        first = start[idx].idxmin()
+        workers.append(
+            {
+                "pid": int(pid),
+                "scenarios": len(idx),
+                "first_start_s": float(start[first]),
+                "first_kernel_s": float(rows.loc[first, "seconds_kernel"]),
+                "busy_s": float(rows.loc[idx, "seconds_worker"].sum()),
+                "last_end_s": float(end[idx].max()),
+            }
+        )
+    return {"workers": workers, "after_last_row_s": wall - float(end.max())}
 
 
 def makespan(durations: list[float], workers: int) -> float:
@@ -233,6 +285,19 @@ def main() -> None:
             f"(Scenario build {r['load_s']:.3f}, LP build {r['lp_build_s']:.3f}, "
             f"extract {r['extract_s']:.3f}, in worker {r['in_worker_overhead_s']:.3f}, "
             f"outside workers {r['outside_worker_s']:.3f})"
+        )
+    for r in (serial, parallel):
+        for w in r["timeline"]["workers"]:
+            print(
+                f"  {r['workers']} worker(s), pid {w['pid']} ({r['start_method']}): first scenario at "
+                f"{w['first_start_s']:.2f} s (its kernel {w['first_kernel_s']:.3f} s), "
+                f"{w['scenarios']} scenarios busy {w['busy_s']:.2f} s, last done at "
+                f"{w['last_end_s']:.2f} s"
+            )
+        print(
+            f"  {r['workers']} worker(s): wall {r['wall_s']:.2f} s, {r['timeline']['after_last_row_s']:.2f} s "
+            f"after the last row; CPU: parent {r['parent_cpu_s']:.2f} s, "
+            f"workers {r['workers_cpu_s']:.2f} s"
         )
     print(
         f"  scheduling ({args.workers} workers, serial per-scenario times): sum {sched['serial_sum_s']:.1f} s, "

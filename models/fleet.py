@@ -12,8 +12,10 @@ grouped rows only (``alpha_per_c``) is refused instead.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -659,3 +661,32 @@ def parse_fleet(
             ),
         )
     return builder.build()
+
+
+#: Fleets built lately from inline tables, by their JSON (at most 4): a study's scenarios mostly
+#: share their fleet, and a :class:`Fleet` and its classes cannot change (frozen, read-only).
+_RECENT: dict[str, tuple[Fleet, tuple[AsicClass, ...]]] = {}
+
+
+def parse_fleet_reusing(
+    fleet_rows: Sequence[Mapping[str, Any]],
+    hosting_rows: Sequence[Mapping[str, Any]],
+    where: Where,
+    site_names: Sequence[str],
+    bands: Sequence[float],
+    base_dir: Path,
+) -> tuple[Fleet, tuple[AsicClass, ...]]:
+    """:func:`parse_fleet`, returning the fleet built before from the same inline tables; tables
+    naming a file (it may have changed) or holding arrays or DataFrames are built afresh."""
+    key = None
+    if all(isinstance(r, dict) and "file" not in r for r in (*fleet_rows, *hosting_rows)):
+        with contextlib.suppress(TypeError, ValueError):
+            key = json.dumps([fleet_rows, hosting_rows, site_names, list(map(float, bands))])
+    hit = _RECENT.get(key) if key is not None else None
+    if hit is None:
+        hit = parse_fleet(fleet_rows, hosting_rows, where, site_names, bands, base_dir)
+        if key is not None:
+            if len(_RECENT) >= 4:
+                _RECENT.pop(next(iter(_RECENT)))
+            _RECENT[key] = hit
+    return hit

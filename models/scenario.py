@@ -30,7 +30,7 @@ from models.fleet import (
     DEFAULT_BANDS_J_PER_TH,
     AsicClass,
     Fleet,
-    parse_fleet,
+    parse_fleet_reusing,
 )
 from models.gpus import GpuClass, parse_gpu_class
 from models.market import Market, parse_market
@@ -260,7 +260,7 @@ def build_scenario(
     if dup:
         raise (where / "sites").error(f"duplicate site name(s): {', '.join(sorted(dup))}")
 
-    fleet, classes = parse_fleet(
+    fleet, classes = parse_fleet_reusing(
         table_list(doc, "fleet", where),
         table_list(doc, "hosting", where),
         where,

@@ -269,7 +269,7 @@ def _positions(index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
         bad = utc[np.flatnonzero(seconds % 3600)[0]]
         raise ValueError(f"index must hold whole hours, got {bad.isoformat()}")
     years = utc.year.to_numpy(dtype=np.int64)
-    starts = pd.to_datetime({"year": years, "month": 1, "day": 1}).to_numpy("datetime64[s]")
+    starts = (years - 1970).astype("datetime64[Y]").astype("datetime64[s]")  # 1 January
     pos = (seconds - starts.astype(np.int64)) // 3600
     return years, pos
 

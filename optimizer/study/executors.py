@@ -6,35 +6,75 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import threading
+
+import numba
 
 from models import ScenarioError
 from optimizer.study.rows import ScenarioTask
 from optimizer.study.worker import init_worker, run_scenario
 
 
+def fork_safe() -> bool:
+    """Whether a copy of this process made now (``fork``) can run scenarios soundly.
+
+    Not once numba has launched its threading layer: GNU OpenMP, its layer on Linux, cannot run
+    parallel code in a child of a process that started it (numba ends such a child). That also
+    rules out a process that has run HiGHS, since every solve here follows a kernel run. Not
+    while another Python thread runs either: a fork copies only the calling thread, and a lock
+    another thread holds would stay locked in the child.
+    """
+    try:
+        numba.threading_layer()
+    except ValueError:  # not initialized: no numba thread has been started in this process
+        return threading.active_count() == 1
+    return False
+
+
+def start_method() -> str:
+    """How :class:`LocalExecutor` starts its workers now: ``fork`` where :func:`fork_safe`
+    (workers start as copies of this process, its imports done: no second interpreter to
+    start), else ``forkserver`` (a clean server process imports :mod:`optimizer.study.worker`
+    once and forks the workers), else ``spawn``."""
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and fork_safe():
+        return "fork"
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
 class LocalExecutor:
-    """A process pool on this machine (forkserver where available, else spawn), one scenario
-    per process at a time, each with one numba and one HiGHS thread."""
+    """A process pool on this machine (see :func:`start_method`), one scenario per process at
+    a time, each with one numba, one BLAS and one HiGHS thread.
+
+    Attributes
+    ----------
+    start_method : str
+        How the current pool started its workers.
+    """
 
     def __init__(self, workers: int):
         self.workers = max(1, int(workers))
         self.slots = self.workers
-        methods = multiprocessing.get_all_start_methods()
-        self._context = multiprocessing.get_context(
-            "forkserver" if "forkserver" in methods else "spawn"
-        )
-        if "forkserver" in methods:
-            # forked workers start with these imported: seconds saved per worker
-            self._context.set_forkserver_preload(["optimizer.study.worker"])
+        self.start_method = ""
         self._pool = self._new_pool()
 
     def _new_pool(self) -> cf.ProcessPoolExecutor:
-        return cf.ProcessPoolExecutor(
+        self.start_method = start_method()
+        context = multiprocessing.get_context(self.start_method)
+        if self.start_method == "forkserver":
+            # forked workers start with these imported: seconds saved per worker
+            context.set_forkserver_preload(["optimizer.study.worker"])
+        pool = cf.ProcessPoolExecutor(
             max_workers=self.workers,
-            mp_context=self._context,
+            mp_context=context,
             initializer=init_worker,
             initargs=(os.getpid(),),
         )
+        if self.start_method == "fork":
+            # a fork pool forks all its workers at its first submit: make that now, while
+            # fork_safe() holds (a Monte Carlo study's documents run numba in this process)
+            pool.submit(int)
+        return pool
 
     def submit(self, task: ScenarioTask, fn=run_scenario) -> cf.Future:
         """Run ``fn(task)`` (a top-level function) in the pool; a study's scenario by default."""

@@ -1,4 +1,4 @@
-"""One scenario in a worker: build it, plan it (one numba and one HiGHS thread), return its row.
+"""One scenario in a worker: build it, plan it on one thread, return its row.
 
 :func:`run_scenario` is a top-level function so that process pools and dask can pickle it. It
 never raises for a scenario's own failure: the row says what went wrong.
@@ -7,6 +7,7 @@ never raises for a scenario's own failure: the row says what went wrong.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import math
 import multiprocessing
 import os
@@ -14,6 +15,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numba
@@ -208,19 +210,66 @@ def _alive(pid: int) -> bool:
     return True
 
 
+#: What OpenBLAS builds call their thread-count setter (numpy's wheels rename their copy).
+_BLAS_SETTERS = (
+    "scipy_openblas_set_num_threads64_",
+    "scipy_openblas_set_num_threads",
+    "openblas_set_num_threads64_",
+    "openblas_set_num_threads",
+)
+
+
+def one_blas_thread() -> bool:
+    """Run the OpenBLAS that numpy loaded on one thread in this process (Linux).
+
+    Its second thread does nothing useful for a scenario's small products but spin-waits
+    between them: about 0.1 s of CPU per year-long scenario of the example, which a worker
+    beside it on a 2-core machine loses. One thread gives the same results (tested).
+
+    Returns
+    -------
+    bool
+        Whether an OpenBLAS was found and set.
+    """
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:  # not Linux
+        return False
+    paths = {line.split()[-1] for line in maps.splitlines() if "openblas" in line.lower()}
+    found = False
+    for path in sorted(p for p in paths if p.startswith("/")):
+        with contextlib.suppress(OSError):
+            lib = ctypes.CDLL(path)
+            setter = next((getattr(lib, n) for n in _BLAS_SETTERS if hasattr(lib, n)), None)
+            if setter is not None:
+                setter(1)
+                found = True
+    return found
+
+
 def init_worker(parent_pid: int | None = None) -> None:
     """Process-pool initializer: exit when the study process dies, ignore Ctrl-C (the parent
-    stops the pool), one numba thread, and warm the kernels and the LP once on a tiny
+    stops the pool), one numba and one BLAS thread, and warm the kernels and the LP once on a tiny
     scenario so the first real one is not charged for compilation/cache loading."""
     if parent_pid is not None:
         exit_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # a worker forked from the study process has its handlers (the CLI turns SIGTERM into
+    # KeyboardInterrupt): the parent's terminate() of a stopping pool must end it, quietly
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if "fork" in multiprocessing.get_all_start_methods():
         # numba's thread launch takes a multiprocessing lock from the default context; under
         # forkserver/spawn that is a named semaphore which a terminated worker (Ctrl-C) leaves
         # behind. Workers start no processes of their own, so "fork" here only makes it unnamed.
         multiprocessing.set_start_method("fork", force=True)
     numba.set_num_threads(1)
+    one_blas_thread()
+    # a worker forked from the study process starts with its caches: begin afresh, as one
+    # started by the forkserver does
+    global _KERNEL
+    _KERNEL = KernelCache()
+    _WARM.clear()
+    _BASIS.clear()
     try:
         warm_up()
     except Exception:  # warming is an optimization; the real scenario reports real errors

@@ -176,3 +176,21 @@ def test_capacity_that_can_never_run(tmp_path):
     warm["sites"][0]["cooling"]["air"]["pue0"] = 1.5
     (w,) = capacity_warnings(build(warm, tmp_path))
     assert "draws at least 21.0 MW" in w and "1.0 MW of machines can never run" in w
+
+
+def test_inline_fleet_tables_are_built_once_and_fleet_files_read_each_time(tmp_path):
+    market = {**doc()["market"], "btc_price_usd": 120000}
+    first = build(doc(), tmp_path)
+    again = build(doc(market=market), tmp_path)  # a study's next scenario: the same fleet
+    assert again.fleet is first.fleet and again.classes == first.classes
+    assert not again.fleet.power_kw.flags.writeable  # shared, so it must not change
+    row = {**doc()["fleet"][0], "count": 11}
+    assert len(build(doc(fleet=[row]), tmp_path).fleet.machine_id) == 11
+    bad = {**row, "count": -1}
+    for _ in range(2):  # a refused fleet is refused every time
+        assert "count" in error(doc(fleet=[bad]), tmp_path)
+    machines(tmp_path)
+    a = build(doc(fleet=[{"file": "machines.csv"}]), tmp_path)
+    machines(tmp_path, power_kw=[3.0, 3.0, 3.0])  # the file changes between two builds
+    b = build(doc(fleet=[{"file": "machines.csv"}]), tmp_path)
+    assert a.fleet.power_kw.tolist() == [3.05, 3.1, 3.0] and b.fleet.power_kw.tolist() == [3.0] * 3

@@ -159,10 +159,12 @@ def test_a_second_process_is_refused_and_workers_exit_when_the_study_is_killed(e
     proc = psutil.Process(parent.pid)
     workers: list[psutil.Process] = []
     deadline = time.monotonic() + 120
-    while len(workers) < 3 and time.monotonic() < deadline:  # forkserver + 2 workers
+    while len(workers) < 2 and time.monotonic() < deadline:
         workers = proc.children(recursive=True)
         time.sleep(0.2)
-    assert len(workers) >= 3, "the pool never started"
+    # a fresh study process is safe to fork: its 2 workers are its own children (no forkserver)
+    assert len(workers) == 2, "the pool never started"
+    assert all(w.ppid() == parent.pid for w in workers)
     # a second run into the same folder while the first one works: refused, naming it
     second = study_cli(example, "--resume")
     assert second.exit_code == 2, second.output
@@ -172,3 +174,51 @@ def test_a_second_process_is_refused_and_workers_exit_when_the_study_is_killed(e
     gone, alive = psutil.wait_procs(workers, timeout=60)
     assert not alive, f"orphaned workers still running: {[p.pid for p in alive]}"
     assert len(gone) == len(workers)
+
+
+FORK_CHECK = """\
+import threading
+from optimizer.study import executors, worker
+seen = [executors.start_method()]
+stop = threading.Event()
+other = threading.Thread(target=stop.wait)
+other.start()
+seen.append(executors.start_method())  # another thread runs
+stop.set()
+other.join()
+seen.append(executors.start_method())
+worker.warm_up()  # numba starts its threading layer here
+seen.append(executors.start_method())
+print(" ".join(seen))
+"""
+
+
+def test_workers_are_forked_only_before_numba_threads_or_other_threads_start():
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run(
+        [sys.executable, "-c", FORK_CHECK], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["fork", "forkserver", "fork", "forkserver"]
+
+
+BLAS_CHECK = """\
+import ctypes
+from pathlib import Path
+from optimizer.study.worker import one_blas_thread
+libs = {l.split()[-1] for l in Path("/proc/self/maps").read_text().splitlines() if "openblas" in l}
+lib = ctypes.CDLL(sorted(libs)[0])
+getter = next(getattr(lib, n) for n in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads") if hasattr(lib, n))
+before = getter()
+print(one_blas_thread(), before, getter())
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="finds OpenBLAS on Linux")
+def test_workers_run_openblas_on_one_thread():
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OPENBLAS_NUM_THREADS": "2"}
+    out = subprocess.run(
+        [sys.executable, "-c", BLAS_CHECK], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "2", "1"]
