@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import difflib
 import json
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -666,6 +667,7 @@ def parse_fleet(
 #: Fleets built lately from inline tables, by their JSON (at most 4): a study's scenarios mostly
 #: share their fleet, and a :class:`Fleet` and its classes cannot change (frozen, read-only).
 _RECENT: dict[str, tuple[Fleet, tuple[AsicClass, ...]]] = {}
+_RECENT_LOCK = threading.Lock()
 
 
 def parse_fleet_reusing(
@@ -682,11 +684,13 @@ def parse_fleet_reusing(
     if all(isinstance(r, dict) and "file" not in r for r in (*fleet_rows, *hosting_rows)):
         with contextlib.suppress(TypeError, ValueError):
             key = json.dumps([fleet_rows, hosting_rows, site_names, list(map(float, bands))])
-    hit = _RECENT.get(key) if key is not None else None
+    with _RECENT_LOCK:
+        hit = _RECENT.get(key) if key is not None else None
     if hit is None:
         hit = parse_fleet(fleet_rows, hosting_rows, where, site_names, bands, base_dir)
         if key is not None:
-            if len(_RECENT) >= 4:
-                _RECENT.pop(next(iter(_RECENT)))
-            _RECENT[key] = hit
+            with _RECENT_LOCK:  # dask workers run scenarios on several threads
+                while len(_RECENT) >= 4:
+                    _RECENT.pop(next(iter(_RECENT)))
+                _RECENT[key] = hit
     return hit
