@@ -316,7 +316,13 @@ def _item_steps(h, val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2
             c[j] = val[t, order[j]]
         c[k] = m1[t]
         c[k + 1] = m2[t]
-        c[: k + 2] = np.sort(c[: k + 2])
+        for j in range(1, k + 2):  # insertion sort, ascending (no allocation per hour)
+            v = c[j]
+            i = j
+            while i > 0 and c[i - 1] > v:
+                c[i] = c[i - 1]
+                i -= 1
+            c[i] = v
         for w in range(W):
             thr[t, w] = c[w]
         # the allocation between consecutive thresholds (at a point strictly inside)
@@ -346,6 +352,50 @@ def _item_steps(h, val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2
                 m1[t],
                 m2[t],
             )[0]
+
+
+@njit(cache=True)
+def first_crossing(thr, alloc, value, scale, weight, target):
+    """The least multiplier ``lam >= 0`` at which an item whose value per MWh rises by
+    ``lam / scale[t]`` reaches ``target`` in ``sum_t weight[t] alloc_t / scale[t]``.
+
+    ``thr``, ``alloc`` are :func:`item_steps`' output for the item, ``value[t]`` its value at
+    ``lam = 0`` (a hosted class: ``scale`` its energy, ``weight`` 1 in hours that count as
+    uptime, the target its contracted hours). The sum is a step function of ``lam``; its steps
+    are sorted once. Returns the last step's multiplier where the target is out of reach.
+    """
+    T, W = thr.shape
+    lam = np.empty(T * W)
+    rise = np.empty(T * W)
+    n = 0
+    reached = 0.0
+    for t in range(T):
+        if scale[t] <= 0.0 or weight[t] == 0.0:
+            continue
+        start = 0
+        while start < W and thr[t, start] <= value[t]:
+            start += 1
+        per = weight[t] / scale[t]
+        reached += alloc[t, start] * per
+        for k in range(start, W):
+            if not np.isfinite(thr[t, k]):
+                break
+            step = (alloc[t, k + 1] - alloc[t, k]) * per
+            if step > 0.0:
+                lam[n] = (thr[t, k] - value[t]) * scale[t]
+                rise[n] = step
+                n += 1
+    if reached >= target:
+        return 0.0
+    if n == 0:
+        return 0.0
+    order = np.argsort(lam[:n])
+    total = reached
+    for i in order:
+        total += rise[i]
+        if total >= target * (1.0 - 1e-12):
+            return lam[i]
+    return lam[order[n - 1]]
 
 
 def item_steps(h, val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2):

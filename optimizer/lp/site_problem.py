@@ -21,6 +21,7 @@ from kernels.decomposition import (
     OUT_OMEGA,
     OUT_TAU,
     OUT_VALUE,
+    first_crossing,
     greedy_hours,
     item_steps,
     load_steps,
@@ -94,6 +95,7 @@ class SiteProblem:
     last_uptime: np.ndarray = field(default=None)
     last_take: np.ndarray = field(default=None)
     uptime_step: np.ndarray | None = None  # how far the multipliers moved last time
+    uptime_moved: bool = False  # whether the last evaluation moved the uptime multiplier
     take_step: np.ndarray | None = None
 
     @classmethod
@@ -222,26 +224,11 @@ class SiteProblem:
             h, it["val"], *caps, self.d.ppa_block_mw[self.s], self.m1 - nu, self.m2 - nu
         )
         E = self.d.energy_mwh[self.asic[self.hosted[0]]]
-        live = (E > 0) & self.hashes[0]
-        v = it["val"][h][live]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            up = alloc[live] / E[live, None]  # hours of uptime in each value interval
-        lam = (thr[live] - v[:, None]) * E[live, None]  # multiplier at each threshold
-        start = (thr[live] <= v[:, None]).sum(axis=1)  # the interval at a zero multiplier
-        rows = np.arange(len(v))
-        reached = up[rows, start].sum()
-        target = self.target[0]
-        if reached >= target:
-            return 0.0
-        # past each threshold above the start, the hour's uptime may step up
-        later = (np.arange(thr.shape[1])[None, :] >= start[:, None]) & np.isfinite(lam)
-        later &= up[:, 1:] > up[:, :-1]
-        steps = (up[:, 1:] - up[:, :-1])[later]
-        at = lam[later]
-        order = np.argsort(at, kind="stable")
-        total = reached + np.cumsum(steps[order])
-        k = int(np.searchsorted(total, target * (1.0 - 1e-12)))
-        return float(at[order][k]) if k < len(order) else float(at[order][-1]) if len(at) else 0.0
+        return float(
+            first_crossing(
+                thr, alloc, it["val"][h], E, self.hashes[0].astype(float), float(self.target[0])
+            )
+        )
 
     def take_guess(self, it: dict, val: np.ndarray) -> np.ndarray:
         """The minimum-take multipliers at which each month's load would just reach its
@@ -352,15 +339,23 @@ class SiteProblem:
                     _Whole(primal),
                 )
 
+            def guess():
+                return np.array([self.uptime_guess(it, self.last_take)])
+
+            # where the multiplier moved last time, it likely moves again: go to the guess
+            # at once; else try the last one first and guess only if it is not optimal
+            start = guess() if self.uptime_moved else self.last_uptime
             try:
                 lam, (sa, sb, theta), _, _ = minimize_pl(
                     evaluate,
                     np.zeros(1),
                     np.full(1, np.inf),
-                    self.last_uptime,
+                    start,
                     1e-12,
-                    self.uptime_step,
-                    jump=lambda: np.array([self.uptime_guess(it, self.last_take)]),
+                    1e-10 * np.maximum(np.abs(start), 1.0)
+                    if self.uptime_moved
+                    else self.uptime_step,
+                    jump=None if self.uptime_moved else guess,
                 )
             except Unreachable:
                 most, grad, ray = self.most_uptime(z, it)
@@ -378,6 +373,7 @@ class SiteProblem:
                 )
             primal = mix(sa.sol, sb.sol, np.full(self.d.hours, theta[0]))
             final, nu = cache.get(float(lam[0])) or self.solve_take(it, lam)[1:3]
+            self.uptime_moved = bool(np.any(lam != self.last_uptime))
             self.uptime_step = _next_step(lam, self.last_uptime)
             self.last_uptime = lam
         self.take_step = _next_step(nu, self.last_take)

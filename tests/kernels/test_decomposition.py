@@ -26,6 +26,7 @@ from kernels.decomposition import (
     OUT_OMEGA,
     OUT_TAU,
     OUT_VALUE,
+    first_crossing,
     greedy_hours,
     item_steps,
     load_steps,
@@ -85,6 +86,20 @@ def test_item_steps_equal_the_greedy_at_any_value_of_the_item(seed, ties):
             off_kink = np.abs(thr - v[:, None]).min(axis=1) > 1e-7  # ties: either side
             got = alloc[np.arange(len(v)), w]
             np.testing.assert_allclose(got[off_kink], x[h][off_kink], rtol=1e-9, atol=1e-9)
+
+
+def test_first_crossing_of_a_hand_made_step_function():
+    # two hours, an item of value 10 now and energy 2 MWh (scale): hour 0 gives it 0, then 1,
+    # then 2 MWh past values 20 and 30 (multipliers (20 - 10) * 2 = 20 and 40); hour 1 gives
+    # 2 MWh past value 15 (multiplier 10), but counts with weight 0.5: uptime 0 at lam = 0,
+    # 0.5 past 10, 1.0 past 20, 1.5 past 40
+    inf = np.inf
+    thr = np.array([[20.0, 30.0, inf], [15.0, inf, inf]])
+    alloc = np.array([[0.0, 1.0, 2.0, 2.0], [0.0, 2.0, 2.0, 2.0]])
+    value, scale, weight = np.array([10.0, 10.0]), np.array([2.0, 2.0]), np.array([1.0, 0.5])
+    for target, lam in ((0.0, 0.0), (0.4, 10.0), (0.5, 10.0), (0.9, 20.0), (1.5, 40.0)):
+        assert first_crossing(thr, alloc, value, scale, weight, target) == lam
+    assert first_crossing(thr, alloc, value, scale, weight, 9.0) == 40.0  # out of reach
 
 
 @pytest.mark.parametrize("seed", range(4))
