@@ -362,7 +362,7 @@ def first_crossing(thr, alloc, value, scale, weight, target):
     ``thr``, ``alloc`` are :func:`item_steps`' output for the item, ``value[t]`` its value at
     ``lam = 0`` (a hosted class: ``scale`` its energy, ``weight`` 1 in hours that count as
     uptime, the target its contracted hours). The sum is a step function of ``lam``; its steps
-    are sorted once. Returns the last step's multiplier where the target is out of reach.
+    are sorted once. Returns ``inf`` where the target is out of reach (at any multiplier).
     """
     T, W = thr.shape
     lam = np.empty(T * W)
@@ -387,15 +387,13 @@ def first_crossing(thr, alloc, value, scale, weight, target):
                 n += 1
     if reached >= target:
         return 0.0
-    if n == 0:
-        return 0.0
     order = np.argsort(lam[:n])
     total = reached
     for i in order:
         total += rise[i]
         if total >= target * (1.0 - 1e-12):
             return lam[i]
-    return lam[order[n - 1]]
+    return np.inf
 
 
 def item_steps(h, val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2):

@@ -24,6 +24,7 @@ import numpy as np
 from optimizer.decide.master import Cuts, first_stage_rows, risk_objective, solve_master
 from optimizer.decide.problem import Problem
 from optimizer.decide.second_stage import SecondStageInfeasible, solve_path_year
+from optimizer.errors import InfeasibleError
 
 #: ``progress(stage, done, total, eta_s)``: path-years evaluated in the current stage.
 Progress = Callable[[str, int, int, float], None]
@@ -277,7 +278,11 @@ def solve_lshaped(
         history.append({"iteration": it, "lower": best[0], "upper": upper})
         if upper - best[0] <= d.gap_usd + d.gap_relative * abs(best[0]):
             break
-    assert best is not None
+    if best is None:  # every trial first stage left some path-year without a plan
+        raise InfeasibleError(
+            f"no first stage with an hourly plan on every path-year was found in {it} "
+            "iteration(s) (feasibility cuts only); raise [solve] max_iterations"
+        )
     value, x, theta = best
     return Solved(
         x=x,

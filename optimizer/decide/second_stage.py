@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import threading
 import time
-import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any
@@ -39,9 +38,11 @@ from optimizer.lp.site_problem import SiteProblem, ZLayout
 
 #: First-stage blocks of the allocation LP, in the order of ``x``.
 FIRST_STAGE = ("y", "n", "f")
-#: Built blocks kept per worker process, in path-years (each is evaluated once per iteration;
-#: a covered block keeps its parameters and site problems, ~0.1 MB a week).
+#: Built blocks kept per worker process, in path-years (each is evaluated once per iteration):
+#: covered blocks keep their parameters and site problems (~0.1 MB a week), the others their
+#: monolithic LP too (several times more), hence a smaller pool for those.
 _CACHE_SIZE = 1024
+_CACHE_SIZE_LP = 256
 _built: OrderedDict[str, list[_Block]] = OrderedDict()
 _built_lock = threading.Lock()  # dask workers run tasks on several threads
 
@@ -54,15 +55,26 @@ class _Block:
     data: LpData
     position: int = 0  # which sampled block of the year (multipliers are shared as a start)
     lp: Lp | None = None
-    covered: bool | None = None  # by the decomposition (decided once)
+    covered: bool = False  # by the decomposition
+    sites: list[SiteProblem] | None = None  # its site problems (multipliers kept between calls)
 
-    def margin(self, x: np.ndarray, S: int, K: int) -> tuple[float, np.ndarray]:
-        """:func:`second_stage` at ``x = (y, n, f)``."""
-        if self.covered is None:
-            self.covered = not unsupported(self.data)
+    def __post_init__(self) -> None:
+        self.covered = not unsupported(self.data)
+
+    def margin(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """:func:`second_stage` at ``x = (y, n, f)``: by the decomposition where it covers the
+        block; where it finds no plan, or does not cover the block, the fixed LP decides."""
         if self.covered:
-            return _decomposed(self.data, x, self.position)
-        return second_stage(self.data, x[:S], x[S : S + K], x[S + K :], lp=self.the_lp())
+            if self.sites is None:
+                self.sites = _site_problems(self.data, _warm.get(self.position, []))
+            try:
+                out = _decomposed(self.data, x, self.sites)
+            except InfeasibleError:  # its tolerances are not HiGHS's: let the LP say
+                return _fixed_lp(self.the_lp(), x)
+            with _built_lock:
+                _warm[self.position] = [site.multipliers() for site in self.sites]
+            return out
+        return _fixed_lp(self.the_lp(), x)
 
     def the_lp(self) -> Lp:
         if self.lp is None:
@@ -132,13 +144,17 @@ def second_stage(
     """
     x = np.concatenate([np.ravel(y), np.ravel(n), np.ravel(f)]).astype(float)
     if not unsupported(data):
-        return _decomposed(data, x)
-    lp = lp if lp is not None else build_lp(data)
+        return _decomposed(data, x, _site_problems(data, []))
+    return _fixed_lp(lp if lp is not None else build_lp(data), x)
+
+
+def _fixed_lp(lp: Lp, x: np.ndarray) -> tuple[float, np.ndarray]:
+    """:func:`second_stage` by HiGHS on the LP with the first stage fixed (reduced costs)."""
     sol = solve_lp(fix_first_stage(lp, x), threads=1)
     if sol.status == "infeasible":
         raise InfeasibleError(
-            "no hourly plan exists with the first stage fixed at "
-            f"y={np.round(y, 4).tolist()} n={np.round(n, 4).tolist()} f={np.round(f, 4).tolist()}"
+            f"no hourly plan exists with the first stage fixed at {np.round(x, 4).tolist()}"
+            " (y, n, f)"
         )
     return -sol.objective, -sol.col_dual[first_stage_ids(lp)]
 
@@ -196,19 +212,25 @@ def feasibility_cut(lp: Lp, x: np.ndarray) -> tuple[float, np.ndarray]:
     return float(sol.objective), np.asarray(sol.col_dual[first_stage_ids(lp)], dtype=float)
 
 
-#: The decomposition's site problems of each block's parameters (their multipliers
-#: warm-start the next evaluation of the same block).
-_sites: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 #: The multipliers last found at each block position, per site: a new block at the same
-#: position (another path or year) starts its searches there (a start only: exactness holds).
+#: position (another path or year) starts its searches there. A start changes the work, and
+#: where the Lagrangian's minimum is flat it may change which supergradient a cut gets (so the
+#: master's path), never a margin or the proven optimum.
 _warm: dict[int, list[tuple[np.ndarray, ...]]] = {}
 
 
-def _decomposed(
-    data: LpData, x: np.ndarray, position: int | None = None
-) -> tuple[float, np.ndarray]:
+def _site_problems(data: LpData, warm: list[tuple[np.ndarray, ...]]) -> list[SiteProblem]:
+    """The decomposition's site problems of a block, their searches started from ``warm``."""
+    S, K = data.n_sites, len(data.gpu_names)
+    a, b = shortfall_secant(data)
+    gpu_v, gpu_w = gpu_rows(data)
+    sites = [SiteProblem.build(data, s, ZLayout(S, K), gpu_v, gpu_w, a, b) for s in range(S)]
+    for site, state in zip(sites, warm, strict=False):
+        site.warm_start(*state)
+    return sites
+
+
+def _decomposed(data: LpData, x: np.ndarray, sites: list[SiteProblem]) -> tuple[float, np.ndarray]:
     """:func:`second_stage` by the decomposition (docs/model.md §5.8): each site's Lagrangian
     bound at the first stage, with its supergradient, plus the first stage's own terms."""
     S, K = data.n_sites, len(data.gpu_names)
@@ -217,16 +239,6 @@ def _decomposed(
     y, n, f = value[:S], value[S : S + K], value[S + K :]
     layout = ZLayout(S, K)
     z = np.concatenate([y, f, n])  # the decomposition's order
-    with _built_lock:
-        sites = _sites.get(data)
-    if sites is None:
-        a, b = shortfall_secant(data)
-        gpu_v, gpu_w = gpu_rows(data)
-        sites = [SiteProblem.build(data, s, layout, gpu_v, gpu_w, a, b) for s in range(S)]
-        with _built_lock:
-            _sites[data] = sites
-            for site, state in zip(sites, _warm.get(position, []), strict=False):
-                site.warm_start(*state)
     margin = float(data.gpu_revenue_usd.sum(axis=1) @ f)  # firm servers' revenue
     margin -= (
         float(data.gpu_capex_usd_per_hour @ n + data.conversion_usd_per_mw_hour @ y) * data.hours
@@ -249,9 +261,6 @@ def _decomposed(
             )
         margin += e.bound
         grad += e.grad
-    if position is not None:
-        with _built_lock:
-            _warm[position] = [site.multipliers() for site in sites]
     # back to (y, n, f); no derivative along a column that cannot move (f of a class that is
     # never firm), as the fixed LP's reduced costs report it
     grad = np.concatenate([grad[layout.y], grad[layout.n], grad[layout.f]])
@@ -270,9 +279,10 @@ def _blocks(task) -> list[_Block]:
     out = []
     for w, doc in enumerate(task.docs):
         out.append(_Block(block_lp_data(doc, task.base_dir, task.rent_factor), position=w))
+    limit = _CACHE_SIZE if all(b.covered for b in out) else _CACHE_SIZE_LP
     with _built_lock:
         _built[task.key] = out
-        while len(_built) > _CACHE_SIZE:
+        while len(_built) > limit:
             _built.popitem(last=False)
     return out
 
@@ -294,7 +304,7 @@ def solve_path_year(task) -> dict[str, Any]:
     with _one_numba_thread():
         for block, weight in zip(_blocks(task), task.weights, strict=True):
             try:
-                q, g = block.margin(x, S, K)
+                q, g = block.margin(x)
             except InfeasibleError as exc:
                 v, gv = feasibility_cut(block.the_lp(), x)
                 return {

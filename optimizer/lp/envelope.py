@@ -67,10 +67,24 @@ class Segments:
             "; ".join(problems),
         )
 
+    def in_order(self, x: np.ndarray) -> np.ndarray:
+        """The segments' MWh ``x[J, T]`` with each class's total filled along its chain in
+        order. The greedy already does so; where two segments' values tie to rounding it may
+        fill a later one first, which would give a negative share."""
+        out = np.empty_like(x)
+        for c in np.unique(self.cls):
+            rows = np.flatnonzero(self.cls == c)
+            dE = np.maximum(self.dE[rows], 0.0)
+            before = np.cumsum(dE, axis=0) - dE
+            out[rows] = np.clip(x[rows].sum(axis=0)[None, :] - before, 0.0, dE)
+        return out
+
     def shares(self, x: np.ndarray) -> np.ndarray:
         """Share of each segment's class at the segment's end vertex, from the segments' MWh
-        ``x[J, T]``: with fill fractions ``phi_j = x_j / dE_j`` falling along a class's chain,
-        ``phi_j - phi_{j+1}`` of its machines run at vertex j (energy and revenue add up)."""
+        ``x[J, T]``: with fill fractions ``phi_j = x_j / dE_j`` falling along a class's chain
+        (:meth:`in_order`), ``phi_j - phi_{j+1}`` of its machines run at vertex j (energy and
+        revenue add up)."""
+        x = self.in_order(x)
         with np.errstate(divide="ignore", invalid="ignore"):
             phi = np.where(self.dE > 0, x / self.dE, 0.0)
         following = np.zeros_like(phi)
@@ -90,8 +104,10 @@ def _upper_hull(E: np.ndarray, R: np.ndarray) -> list[int]:
         while hull:
             x0, y0 = (E[hull[-2]], R[hull[-2]]) if len(hull) > 1 else (0.0, 0.0)
             x1, y1 = E[hull[-1]], R[hull[-1]]
-            if (x1 - x0) * (R[i] - y0) - (y1 - y0) * (E[i] - x0) >= 0.0:
-                hull.pop()  # the last vertex is on or below the chord to the new one
+            cross = (x1 - x0) * (R[i] - y0) - (y1 - y0) * (E[i] - x0)
+            size = abs((x1 - x0) * (R[i] - y0)) + abs((y1 - y0) * (E[i] - x0))
+            if cross >= -1e-9 * size:
+                hull.pop()  # the last vertex is on, below or (to rounding) by the chord
             else:
                 break
         hull.append(i)

@@ -40,12 +40,13 @@ def minimize_pl(evaluate, lower, upper, start, tol, step=None, jump=None):
         moved last time. Default 1 from zero, ``1e-6 |start|`` otherwise.
     jump : callable, optional
         ``jump() -> t``: a better first trial point, asked for only when ``start`` is not
-        optimal; the search then starts over from it with a step of ``1e-9 |t|``.
+        optimal; the search then starts over from it with a step of ``NARROW / 2 * |t|``.
 
     Returns
     -------
     t : numpy.ndarray
-        The minimizers.
+        The minimizers (where a bracket closed within ``NARROW`` relative, its left end: within
+        ``1e-9 |t|`` of the minimizer, its Lagrangian value within ``|slope| 1e-9 |t|``).
     ends : tuple
         ``(sol_a, sol_b, theta)``: the solutions either side of each minimizer and the weight
         ``theta`` of ``sol_a`` that zeroes the slope (1 where one side is optimal alone).

@@ -99,7 +99,7 @@ def test_first_crossing_of_a_hand_made_step_function():
     value, scale, weight = np.array([10.0, 10.0]), np.array([2.0, 2.0]), np.array([1.0, 0.5])
     for target, lam in ((0.0, 0.0), (0.4, 10.0), (0.5, 10.0), (0.9, 20.0), (1.5, 40.0)):
         assert first_crossing(thr, alloc, value, scale, weight, target) == lam
-    assert first_crossing(thr, alloc, value, scale, weight, 9.0) == 40.0  # out of reach
+    assert first_crossing(thr, alloc, value, scale, weight, 9.0) == np.inf  # out of reach
 
 
 @pytest.mark.parametrize("seed", range(4))

@@ -388,3 +388,34 @@ def test_segments_are_the_concave_envelope_of_the_points(tiny):
 
     reasons = unsupported(replace(d, point_revenue_usd=bent))
     assert reasons and "above its envelope" in reasons[0]
+    # a later segment filled before an earlier one (values tied to rounding): the 1.5 MWh are
+    # refilled in order (first segment full, half the second): half at p0, half at nameplate
+    np.testing.assert_allclose(
+        seg.shares(np.array([[0.5, 0.0], [1.0, 0.0], [0.0, 0.0]]))[:, 0],
+        [0.5, 0.5, 0.0],
+        atol=1e-12,
+    )
+
+
+def test_a_point_proportional_to_the_nameplate_is_no_vertex(tiny):
+    """An eco preset at ``k`` x hashrate and x power lies on the chord from (0, 0) to the
+    nameplate: it must never become a vertex (to rounding the chain would bend, the greedy
+    could fill it out of order and a share go negative), whatever ``k``; a plan with half the
+    hall agrees with the monolithic LP and runs no machine at a negative share."""
+    from optimizer.lp.envelope import Segments
+
+    rng = np.random.default_rng(11)
+    for k in rng.uniform(0.3, 0.99, 200).round(3):
+        doc = tiny.doc(hours=2, fleet=[tiny.miner(operating_points=[[2.0 * k, 100.0 * k]])])
+        s = tiny.scenario(doc)
+        d = lp_data(s, score_scenario(s))
+        assert Segments.build(d, np.array([0])).vertex.tolist() == [-1], k
+    doc = tiny.doc(
+        hours=6,
+        sites=[tiny.site(mining_hall_mw=1.0)],
+        fleet=[tiny.miner(operating_points=[[2.0 * 0.903, 100.0 * 0.903]])],
+    )
+    dec = tiny.plan(doc, backend="decomposed")
+    mono = tiny.plan(doc, backend="highs")
+    assert dec.objective_usd == pytest.approx(mono.objective_usd, rel=1e-9)
+    assert (dec._x("u") >= -1e-12).all() and (dec._x("up") >= -1e-12).all()
