@@ -30,6 +30,7 @@ import json
 import os
 import re
 import time
+import weakref
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -289,6 +290,22 @@ class ResultStore:
         return read_parts(self.out, list(self.manifest["parts"]))
 
 
+#: Lock files this process holds. A forked child (a study worker) closes its copies at once:
+#: a ``flock`` is released only when every descriptor of it is closed, so a worker that outlived
+#: a killed parent would otherwise keep the folder locked until it noticed.
+_HELD: weakref.WeakSet = weakref.WeakSet()
+
+
+def _close_inherited_locks() -> None:
+    for fh in list(_HELD):
+        with contextlib.suppress(OSError, ValueError):
+            fh.close()  # the child's descriptor only: the parent's lock stays
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_inherited_locks)
+
+
 def _lock(out: Path):
     """Take the exclusive lock of a results folder, or refuse naming the run that holds it."""
     if fcntl is None:  # pragma: no cover
@@ -310,6 +327,7 @@ def _lock(out: Path):
     fh.truncate()
     fh.write(f"pid {os.getpid()}\n")
     fh.flush()
+    _HELD.add(fh)
     return fh
 
 

@@ -222,3 +222,25 @@ def test_workers_run_openblas_on_one_thread():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["True", "2", "1"]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork only")
+def test_a_forked_worker_does_not_keep_the_results_lock(tmp_path):
+    """A study worker forked from the study process closes its copy of the folder's lock at
+    once (a flock lives until every copy is closed), while the parent keeps the lock."""
+    import fcntl
+
+    from optimizer.report.result_store import LOCK, _lock, _unlock
+
+    fh = _lock(tmp_path)
+    pid = os.fork()
+    if pid == 0:  # the child: its copy must be closed already
+        os._exit(0 if fh.closed else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert not fh.closed
+    other = open(tmp_path / LOCK)  # another open file: the parent's lock still holds
+    with pytest.raises(OSError):
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    other.close()
+    _unlock(fh)
