@@ -48,37 +48,50 @@ _FEAS = 1e-6  # relative: caps broken by less are the master LP's tolerance, not
 
 
 @njit(inline="always", cache=True)
-def _hour(t, val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2, x, out, order):
-    n = val.shape[1]
-    # items with something to offer, by value per MWh, highest first (insertion sort)
+def _by_value(t, val, qty, order, skip):
+    """Items of hour ``t`` with something to offer (all but ``skip``; -1: none), by value per
+    MWh, highest first, into ``order`` (a stable insertion sort); returns how many."""
     k = 0
-    for i in range(n):
-        if qty[t, i] > 0.0:
+    for i in range(val.shape[1]):
+        if i != skip and qty[t, i] > 0.0:
             j = k
             while j > 0 and val[t, order[j - 1]] < val[t, i]:
                 order[j] = order[j - 1]
                 j -= 1
             order[j] = i
             k += 1
-    for i in range(n):
-        x[t, i] = 0.0
-    slack_a = cap_a[t]
-    slack_v = cap_v[t]
-    load = base[t]
-    need = forced[t]
-    infeasible = 0.0
-    if slack_a < -_FEAS * (1.0 + cap_a[t]) or slack_v < -_FEAS * (1.0 + abs(cap_v[t])):
-        infeasible = 1.0
-    # firm load that may not be shed: kept from the most valuable sheddable classes first
+    return k
+
+
+@njit(inline="always", cache=True)
+def _keep_forced(t, qty, grp, order, k, need, took):
+    """Firm load that may not be shed, kept from the most valuable sheddable classes first
+    (``took[i]``, the row of hour ``t``); returns the MWh kept."""
+    kept = 0.0
     for j in range(k):
         i = order[j]
         if need <= 0.0:
             break
         if grp[i] == GROUP_KEEP:
             take = min(qty[t, i], need)
-            x[t, i] = take
+            took[i] = take
             need -= take
-            load += take
+            kept += take
+    return kept
+
+
+@njit(inline="always", cache=True)
+def _hour(t, val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2, x, out, order):
+    n = val.shape[1]
+    k = _by_value(t, val, qty, order, -1)
+    for i in range(n):
+        x[t, i] = 0.0
+    slack_a = cap_a[t]
+    slack_v = cap_v[t]
+    infeasible = 0.0
+    if slack_a < -_FEAS * (1.0 + cap_a[t]) or slack_v < -_FEAS * (1.0 + abs(cap_v[t])):
+        infeasible = 1.0
+    load = base[t] + _keep_forced(t, qty, grp, order, k, forced[t], x[t])
     if load > imp[t] + _FEAS * (1.0 + imp[t]):
         infeasible = 1.0
     value = 0.0
@@ -203,21 +216,23 @@ def greedy_hours(val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2):
         Load, duals, hourly value ``sum val x - c(L)`` and an infeasibility flag (columns
         ``OUT_*``).
     """
-    # hour-major inside the kernel: one hour's items are contiguous
-    val = np.ascontiguousarray(np.asarray(val, dtype=np.float64).T)
-    qty = np.ascontiguousarray(np.asarray(qty, dtype=np.float64).T)
-    x = np.zeros_like(val)
-    out = np.zeros((val.shape[0], N_OUT))
-    f = np.ascontiguousarray
-    _greedy_hours(
-        val,
-        qty,
-        f(grp, dtype=np.int64),
-        *(f(a, dtype=np.float64) for a in (cap_a, cap_v, imp, base, forced, block, m1, m2)),
-        x,
-        out,
-    )
+    args = _hour_major(val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2)
+    x = np.zeros_like(args[0])
+    out = np.zeros((x.shape[0], N_OUT))
+    _greedy_hours(*args, x, out)
     return x.T, out
+
+
+def _hour_major(val, qty, grp, *hourly):
+    """The kernels' arguments: ``val``, ``qty`` hour-major (one hour's items contiguous),
+    ``grp`` as int64 and the hourly rows as contiguous float64."""
+    f = np.ascontiguousarray
+    return (
+        f(np.asarray(val, dtype=np.float64).T),
+        f(np.asarray(qty, dtype=np.float64).T),
+        f(grp, dtype=np.int64),
+        *(f(a, dtype=np.float64) for a in hourly),
+    )
 
 
 # ------------------------------------------------------------------ one item's value varied
@@ -261,33 +276,14 @@ def _item_steps(h, val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2
     cs = np.empty((T, W))
     for t in prange(T):
         order = orders[t]
-        # the other items with something to offer, by value, highest first (as _hour sorts)
-        k = 0
-        for i in range(n):
-            if i != h and qty[t, i] > 0.0:
-                j = k
-                while j > 0 and val[t, order[j - 1]] < val[t, i]:
-                    order[j] = order[j - 1]
-                    j -= 1
-                order[j] = i
-                k += 1
+        k = _by_value(t, val, qty, order, h)  # the other items, as _hour sorts them
         # states of the greedy before each of them: what item h meets if it comes there
         s_a, s_v, s_load = states[t, 0], states[t, 1], states[t, 2]
         s_stop = stops[t]
         took = tooks[t]
         slack_a = cap_a[t]
         slack_v = cap_v[t]
-        load = base[t]
-        need = forced[t]
-        for j in range(k):
-            i = order[j]
-            if need <= 0.0:
-                break
-            if grp[i] == GROUP_KEEP:
-                take = min(qty[t, i], need)
-                took[i] = take
-                need -= take
-                load += take
+        load = base[t] + _keep_forced(t, qty, grp, order, k, forced[t], took)
         b = block[t]
         stop = False
         for j in range(k):
@@ -419,21 +415,11 @@ def item_steps(h, val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2)
     """
     if grp[h] == GROUP_KEEP:
         raise ValueError("item_steps: a kept-firm item's share of the forced load is not modelled")
-    val = np.ascontiguousarray(np.asarray(val, dtype=np.float64).T)
-    qty = np.ascontiguousarray(np.asarray(qty, dtype=np.float64).T)
-    W = val.shape[1] + 1
-    thr = np.empty((val.shape[0], W))
-    alloc = np.empty((val.shape[0], W + 1))
-    f = np.ascontiguousarray
-    _item_steps(
-        int(h),
-        val,
-        qty,
-        f(grp, dtype=np.int64),
-        *(f(a, dtype=np.float64) for a in (cap_a, cap_v, imp, base, forced, block, m1, m2)),
-        thr,
-        alloc,
-    )
+    args = _hour_major(val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2)
+    T, n = args[0].shape
+    thr = np.empty((T, n + 1))
+    alloc = np.empty((T, n + 2))
+    _item_steps(int(h), *args, thr, alloc)
     return thr, alloc
 
 
@@ -449,28 +435,10 @@ def _load_steps(val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2, t
     for t in prange(T):
         order = orders[t]
         took = tooks[t]
-        k = 0
-        for i in range(n):
-            if qty[t, i] > 0.0:
-                j = k
-                while j > 0 and val[t, order[j - 1]] < val[t, i]:
-                    order[j] = order[j - 1]
-                    j -= 1
-                order[j] = i
-                k += 1
+        k = _by_value(t, val, qty, order, -1)
         slack_a = cap_a[t]
         slack_v = cap_v[t]
-        load = base[t]
-        need = forced[t]
-        for j in range(k):
-            i = order[j]
-            if need <= 0.0:
-                break
-            if grp[i] == GROUP_KEEP:
-                take = min(qty[t, i], need)
-                took[i] = take
-                need -= take
-                load += take
+        load = base[t] + _keep_forced(t, qty, grp, order, k, forced[t], took)
         fixed[t] = load
         for w in range(P):
             thr[t, w] = np.inf
@@ -527,20 +495,10 @@ def load_steps(val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2):
     fixed : float64[T]
         Load that does not depend on ``nu`` (firm load and the forced part of kept firm load).
     """
-    val = np.ascontiguousarray(np.asarray(val, dtype=np.float64).T)
-    qty = np.ascontiguousarray(np.asarray(qty, dtype=np.float64).T)
-    T, n = val.shape
+    args = _hour_major(val, qty, grp, cap_a, cap_v, imp, base, forced, block, m1, m2)
+    T, n = args[0].shape
     thr = np.empty((T, 2 * n + 2))
     size = np.empty((T, 2 * n + 2))
     fixed = np.empty(T)
-    f = np.ascontiguousarray
-    _load_steps(
-        val,
-        qty,
-        f(grp, dtype=np.int64),
-        *(f(a, dtype=np.float64) for a in (cap_a, cap_v, imp, base, forced, block, m1, m2)),
-        thr,
-        size,
-        fixed,
-    )
+    _load_steps(*args, thr, size, fixed)
     return thr, size, fixed
