@@ -57,22 +57,20 @@ def minimize_pl(evaluate, lower, upper, start, tol, step=None, jump=None):
     n = len(lower)
     cap = np.minimum(upper, LAMBDA_MAX)
     t = np.clip(start, lower, cap)
-    phi, slope, sol = evaluate(t)
-    evals = 1
+    evals = 0
+    while True:  # the start, then (if it is not optimal) the jump's point
+        phi, slope, sol = evaluate(t)
+        evals += 1
+        done = (slope == 0) | ((slope > 0) & (t <= lower)) | ((slope < 0) & (t >= upper))
+        if jump is None or done.all():
+            break
+        t = np.where(done, t, np.clip(jump(), lower, cap))
+        step = 0.5 * NARROW * np.maximum(np.abs(t), 1.0)
+        jump = None
     a, b = t.copy(), t.copy()
     fa, fb, sa, sb = phi.copy(), phi.copy(), slope.copy(), slope.copy()
     sol_a, sol_b, sol_t = sol, sol, sol
     theta = np.ones(n)
-    done = (slope == 0) | ((slope > 0) & (t <= lower)) | ((slope < 0) & (t >= upper))
-    if jump is not None and not done.all():
-        t = np.where(done, t, np.clip(jump(), lower, cap))
-        phi, slope, sol = evaluate(t)
-        evals += 1
-        a, b = t.copy(), t.copy()
-        fa, fb, sa, sb = phi.copy(), phi.copy(), slope.copy(), slope.copy()
-        sol_a, sol_b, sol_t = sol, sol, sol
-        done = (slope == 0) | ((slope > 0) & (t <= lower)) | ((slope < 0) & (t >= upper))
-        step = 0.5 * NARROW * np.maximum(np.abs(t), 1.0)
     # find a bracket: slope(a) < 0 < slope(b), stepping out geometrically
     need_b = ~done & (slope < 0)
     need_a = ~done & (slope > 0)
@@ -107,24 +105,18 @@ def minimize_pl(evaluate, lower, upper, start, tol, step=None, jump=None):
     active = ~done
     bisect = False
     for _ in range(200):
-        # a bracket within 1e-9 of its ends: the left end's multiplier (its Lagrangian value
-        # is within |slope| 1e-9 |t| of the minimum: a cut as good) and the ends' mix
-        close = active & (b - a <= NARROW * np.maximum(1.0, np.abs(b)))
-        if close.any():
-            t[close] = a[close]
-            sol_t = _merge(sol_t, sol_a, close)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                theta[close] = np.where(sb - sa > 0, sb / (sb - sa), 1.0)[close]
-            active &= ~close
-        if not active.any():
-            break
+        # a bracket within 1e-9 of its ends ends at the left end (its Lagrangian value is
+        # within |slope| 1e-9 |t| of the minimum: a cut as good) with the ends' mix
+        close = b - a <= NARROW * np.maximum(1.0, np.abs(b))
         with np.errstate(divide="ignore", invalid="ignore"):
             meet = (fb - fa + sa * a - sb * b) / (sa - sb)
         # the tangents meet at an end already evaluated: that end is the kink if the other
         # end's tangent passes through it (the function is linear in between)
         width = 1e-12 * np.maximum(1.0, np.abs(b))
-        at_a = active & (meet <= a + width) & (fa <= fb + sb * (a - b) + tol * (1.0 + np.abs(fa)))
-        at_b = active & (meet >= b - width) & (fb <= fa + sa * (b - a) + tol * (1.0 + np.abs(fb)))
+        at_a = (meet <= a + width) & (fa <= fb + sb * (a - b) + tol * (1.0 + np.abs(fa)))
+        at_b = (meet >= b - width) & (fb <= fa + sa * (b - a) + tol * (1.0 + np.abs(fb)))
+        at_b = active & ~close & at_b  # where both ends qualify, b (a narrow bracket: a)
+        at_a = active & (close | at_a) & ~at_b
         for end, point, sol_end in ((at_a, a, sol_a), (at_b, b, sol_b)):
             if end.any():
                 t[end] = point[end]
